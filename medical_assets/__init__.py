@@ -1,0 +1,1 @@
+"""medical_assets: the II-Medical-8B recipe as a Dagster asset graph."""

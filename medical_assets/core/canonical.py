@@ -35,11 +35,8 @@ THINK_CLOSE = "</think>"
 
 def sample_id(source: str, prompt: str, reasoning: str | None, response: str | None) -> str:
     """Stable 128-bit content hash (hex) of a trace; the same on every machine and version."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (source, prompt, reasoning or "", response or ""):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    text = "\x1f".join((source, prompt, reasoning or "", response or ""))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def empty_traces() -> pl.DataFrame:

@@ -116,7 +116,7 @@ def extract(record: Any, path: FieldPath) -> Any:
     value = record
     for step in path.steps:
         if isinstance(step, str):
-            if not isinstance(value, Mapping) or value.get(step) is None:
+            if not isinstance(value, dict) or value.get(step) is None:
                 raise Missing(path.text)
             value = value[step]
             continue
@@ -127,10 +127,12 @@ def extract(record: Any, path: FieldPath) -> Any:
                 raise Missing(path.text)
             value = value[step.index]
         else:
-            matches = [item for item in value if isinstance(item, Mapping) and item.get(step.key) == step.value]
-            if not matches:
-                raise Missing(path.text)
-            value = matches[-1] if step.last else matches[0]
+            found = None
+            for item in reversed(value) if step.last else value:
+                if isinstance(item, dict) and item.get(step.key) == step.value:
+                    found = item
+                    break
+            value = found
         if value is None:
             raise Missing(path.text)
     return value
@@ -216,9 +218,9 @@ def format_options(value: Any, field: str) -> str:
     """Options as "A. text" lines, from a dict, a [{key, value}] list, a list of texts, or a text."""
     if isinstance(value, str):
         return value.strip()
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         pairs = list(value.items())
-    elif isinstance(value, list) and all(isinstance(o, Mapping) and "key" in o and "value" in o for o in value):
+    elif isinstance(value, list) and all(isinstance(o, dict) and "key" in o and "value" in o for o in value):
         pairs = [(o["key"], o["value"]) for o in value]
     elif isinstance(value, list) and all(isinstance(o, str) for o in value):
         pairs = list(zip(LETTERS, value))
@@ -269,7 +271,7 @@ def normalize_record(record: Any, layout: Layout) -> dict[str, str | None]:
     """One record as canonical fields (no ids); raises `RowFault` naming the field at fault."""
     if isinstance(record, Unparsed):
         raise RowFault(None, record.reason)
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         raise RowFault(None, f"wrong type: record is {type(record).__name__}, expected an object")
     _check_selected(record, layout)
     prompt = _text(record, layout.prompt, required=True)

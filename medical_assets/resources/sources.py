@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import dagster as dg
+import orjson
 import yaml
 
 from medical_assets.core.ingest import UnreadableSource
@@ -42,6 +43,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 yield row, Unparsed("empty line", "")
                 continue
+            try:
+                yield row, orjson.loads(line)
+                continue
+            except orjson.JSONDecodeError:
+                pass  # find out why, on this rare slow path
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as error:

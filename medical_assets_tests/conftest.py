@@ -1,0 +1,67 @@
+"""Shared fixtures: a temporary data home and Dagster instance, and a way to
+materialize one source partition with per-source overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+
+from medical_assets.assets.ingest import raw_traces, source_summary
+from medical_assets.resources.sources import SourceCatalog
+from medical_assets.resources.storage import Warehouse, WarehouseIOManager
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "home"
+    (data / "dagster").mkdir(parents=True)
+    monkeypatch.setenv("MEDICAL_ASSETS_HOME", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
+    return data
+
+
+@pytest.fixture
+def warehouse(home: Path) -> Warehouse:
+    return Warehouse(home=str(home))
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    """Records as JSONL; a `bytes` item is written as that raw line."""
+    with path.open("wb") as handle:
+        for record in records:
+            line = record if isinstance(record, bytes) else json.dumps(record, ensure_ascii=False).encode()
+            handle.write(line + b"\n")
+    return path
+
+
+def materialize_source(
+    warehouse: Warehouse,
+    source: str,
+    overrides: dict[str, Any] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    chunk_rows: int = 10_000,
+) -> dg.ExecuteInProcessResult:
+    """Materialize raw_traces[source] (and its rejects) the way a Dagster run does."""
+    overrides_file = None
+    if overrides:
+        overrides_file = Path(warehouse.root) / "overrides.yaml"
+        overrides_file.write_text(yaml.safe_dump({source: overrides}))
+    return dg.materialize(
+        [raw_traces, source_summary],
+        selection=[dg.AssetKey("raw_traces"), dg.AssetKey("raw_trace_rejects")],
+        partition_key=source,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        resources={
+            "warehouse": warehouse,
+            "io_manager": WarehouseIOManager(warehouse=warehouse),
+            "catalog": SourceCatalog(
+                mode="demo", overrides_file=str(overrides_file) if overrides_file else None, chunk_rows=chunk_rows
+            ),
+        },
+        raise_on_error=False,
+    )
