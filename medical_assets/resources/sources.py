@@ -39,25 +39,26 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """One record per line; bad bytes, bad JSON and blank lines become `Unparsed`."""
     with path.open("rb") as handle:
         for row, line in enumerate(handle):
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                yield row, Unparsed("empty line", "")
-                continue
             try:
                 yield row, orjson.loads(line)
                 continue
             except orjson.JSONDecodeError:
                 pass  # find out why, on this rare slow path
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                bad = line[error.start : error.start + 4]
-                yield row, Unparsed(f"not valid UTF-8 (byte {error.start}: {bad!r})", line.decode("utf-8", "replace"))
-                continue
-            try:
-                yield row, json.loads(text)
-            except json.JSONDecodeError as error:
-                yield row, Unparsed(f"not valid JSON ({error.msg} at column {error.colno})", text)
+            yield row, _unparsed_line(line.rstrip(b"\r\n"))
+
+
+def _unparsed_line(line: bytes) -> Any:
+    if not line.strip():
+        return Unparsed("empty line", "")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = line[error.start : error.start + 4]
+        return Unparsed(f"not valid UTF-8 (byte {error.start}: {bad!r})", line.decode("utf-8", "replace"))
+    try:
+        return json.loads(text)  # what orjson refuses but JSON allows (NaN, huge integers)
+    except json.JSONDecodeError as error:
+        return Unparsed(f"not valid JSON ({error.msg} at column {error.colno})", text)
 
 
 def read_json_array(path: Path) -> Iterator[tuple[int, Any]]:
