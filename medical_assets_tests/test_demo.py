@@ -90,8 +90,6 @@ def test_planted_bad_rows_of_the_demo_are_in_the_rejects(demo_home):
 
 def test_runs_are_recorded_in_the_instance(demo_home):
     home, _ = demo_home
-    with dg.instance_for_test(temp_dir=str(home / "dagster")) as _:
-        pass
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     runs = instance.get_runs()
     assert len(runs) == len(SOURCE_NAMES) + 1
