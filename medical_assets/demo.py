@@ -12,12 +12,13 @@ import sys
 import time
 
 import dagster as dg
+import polars as pl
 
 from medical_assets.definitions import defs, warehouse
 from medical_assets.sources import SOURCE_NAMES
 
 EXAMPLE_QUERIES = (
-    "-- rows kept and rejected per source\nSELECT * FROM source_summary ORDER BY part, source;",
+    "-- rows kept, not selected and invalid per source\nSELECT * FROM source_summary ORDER BY part, source;",
     "-- why rows were rejected at ingestion\n"
     "SELECT source, field, reason, count(*) AS n FROM raw_trace_rejects GROUP BY ALL ORDER BY n DESC;",
     "-- one trace, traced back to its raw row\n"
@@ -26,12 +27,16 @@ EXAMPLE_QUERIES = (
 )
 
 
+# The event log keeps everything (see `make ui`); the terminal shows warnings and the summary.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _run(instance: dg.DagsterInstance, selection: list[str], partition: str | None = None) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.monotonic()
     result = job.execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey(name) for name in selection], partition_key=partition,
-        raise_on_error=False,
+        raise_on_error=False, run_config=QUIET,
     )
     label = f"{', '.join(selection)}" + (f" [{partition}]" if partition else "")
     if not result.success:
@@ -47,13 +52,13 @@ def main() -> None:
         _run(instance, ["raw_traces", "raw_trace_rejects"], source)
     _run(instance, ["source_summary"])
     warehouse.refresh_views()
-    summary = warehouse.read("source_summary")
-    print()
-    print(summary)
+    with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print()
+        print(warehouse.read("source_summary"))
     print(f"\nParquet tables: {warehouse.root / 'tables'}")
     print(f"DuckDB file:    {warehouse.duckdb_path}")
     print(f"Dagster home:   {instance.root_directory}")
-    print(f"\nQuery it with `duckdb {warehouse.duckdb_path}` (or `make sql`), for example:\n")
+    print(f"\nQuery it with `make sql` or any DuckDB client on {warehouse.duckdb_path}, for example:\n")
     for query in EXAMPLE_QUERIES:
         print(query + "\n")
 

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from medical_assets.demo import EXAMPLE_QUERIES
 from medical_assets.sources import SOURCE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,8 +58,8 @@ def test_every_source_row_is_kept_or_rejected_exactly_once(demo_home):
             "SELECT source, count(*) FROM (SELECT source, source_row FROM raw_traces UNION ALL "
             "SELECT source, source_row FROM raw_trace_rejects) GROUP BY source").fetchall())
         (duplicates,) = con.execute(
-            "SELECT count(*) FROM (SELECT source, source_row FROM raw_traces UNION ALL "
-            "SELECT source, source_row FROM raw_trace_rejects) GROUP BY ALL HAVING count(*) > 1").fetchone() or (0,)
+            "SELECT count(*) FROM (SELECT source, source_row FROM (SELECT source, source_row FROM raw_traces "
+            "UNION ALL SELECT source, source_row FROM raw_trace_rejects) GROUP BY ALL HAVING count(*) > 1)").fetchone()
     for source, rows in per_source.items():
         assert rows == _records_in_file(source), source
     assert duplicates == 0
@@ -99,4 +100,11 @@ def test_runs_are_recorded_in_the_instance(demo_home):
 def test_demo_prints_where_results_are_and_example_queries(demo_home):
     home, stdout = demo_home
     assert str(home / "warehouse.duckdb") in stdout
-    assert stdout.count("SELECT") >= 3
+    assert all(query in stdout for query in EXAMPLE_QUERIES)
+
+
+@pytest.mark.parametrize("query", EXAMPLE_QUERIES)
+def test_example_queries_run_on_the_demo_warehouse(demo_home, query):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute(query).fetchall()

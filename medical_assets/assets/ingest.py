@@ -102,8 +102,8 @@ def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, wareho
 
 @dg.asset(group_name="ingest", kinds={"polars", "parquet"})
 def source_summary(raw_traces: pl.LazyFrame, raw_trace_rejects: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
-    """Per source: its part of the mix, rows kept and rejected, and how many traces carry
-    reasoning, a final answer and a gold answer."""
+    """Per source: its part of the mix, rows kept, rows not selected by the source's filter,
+    invalid rows, and how many traces carry reasoning, a final answer and a gold answer."""
     parts = pl.LazyFrame({"source": list(SOURCE_NAMES), "part": [source_spec(n).part for n in SOURCE_NAMES]})
     kept = raw_traces.group_by("source").agg(
         rows_kept=pl.len(),
@@ -111,13 +111,16 @@ def source_summary(raw_traces: pl.LazyFrame, raw_trace_rejects: pl.LazyFrame) ->
         without_final_answer=pl.col("response").is_null().sum(),
         with_gold_answer=pl.col("answer").is_not_null().sum(),
     )
-    rejected = raw_trace_rejects.group_by("source").agg(rows_rejected=pl.len())
+    not_selected = pl.col("reason").str.starts_with("not selected")
+    rejected = raw_trace_rejects.group_by("source").agg(
+        rows_rejected=pl.len(), rows_not_selected=not_selected.sum(), rows_invalid=(~not_selected).sum()
+    )
     summary = (
         parts.join(kept, on="source", how="left")
         .join(rejected, on="source", how="left")
         .with_columns(pl.col(pl.UInt32).fill_null(0).cast(pl.Int64))
         .with_columns(rows_in=pl.col("rows_kept") + pl.col("rows_rejected"))
-        .select("source", "part", "rows_in", "rows_kept", "rows_rejected", "with_reasoning",
+        .select("source", "part", "rows_in", "rows_kept", "rows_not_selected", "rows_invalid", "with_reasoning",
                 "without_final_answer", "with_gold_answer")
         .collect()
     )
