@@ -4,6 +4,9 @@ Resources are configured from the environment, never by code edits:
 - MEDICAL_ASSETS_HOME      data home (Parquet tables + warehouse.duckdb), default ./data
 - MEDICAL_ASSETS_SOURCES   "demo" (bundled mock files, the default) or "hub"
 - MEDICAL_ASSETS_SOURCE_OVERRIDES  optional YAML of per-source overrides (local paths, columns, filters)
+- MEDICAL_ASSETS_EVAL_FILES "demo" (bundled benchmark files), "harness" (a folder given by
+  MEDICAL_ASSETS_EVAL_DIR holding eval_data.json and m1_eval_data.json) or "hub" (owner in
+  MEDICAL_ASSETS_EVAL_HUB_ORG)
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ import os
 
 import dagster as dg
 
-from medical_assets.assets import ingest
+from medical_assets.assets import evaluation, ingest
+from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest]),
+    assets=dg.load_assets_from_modules([ingest, evaluation]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, evaluation]),
     jobs=[
         dg.define_asset_job(
             "ingest_sources",
@@ -32,6 +36,11 @@ defs = dg.Definitions(
     resources={
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "eval_files": EvalFiles(
+            mode=os.environ.get("MEDICAL_ASSETS_EVAL_FILES", "demo"),
+            directory=os.environ.get("MEDICAL_ASSETS_EVAL_DIR") or None,
+            hub_org=os.environ.get("MEDICAL_ASSETS_EVAL_HUB_ORG") or None,
+        ),
         "catalog": SourceCatalog(
             mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),
             overrides_file=os.environ.get("MEDICAL_ASSETS_SOURCE_OVERRIDES") or None,

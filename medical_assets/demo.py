@@ -15,12 +15,17 @@ import dagster as dg
 import polars as pl
 
 from medical_assets.definitions import defs, warehouse
+from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
 
 EXAMPLE_QUERIES = (
     "-- rows kept, not selected and invalid per source\nSELECT * FROM source_summary ORDER BY part, source;",
     "-- why rows were rejected at ingestion\n"
     "SELECT source, field, reason, count(*) AS n FROM raw_trace_rejects GROUP BY ALL ORDER BY n DESC;",
+    "-- benchmark questions per set, and the rows rejected as malformed\n"
+    "SELECT q.benchmark, count(*) AS questions, count(DISTINCT q.question) AS unique_questions,\n"
+    "       (SELECT count(*) FROM eval_question_rejects r WHERE r.benchmark = q.benchmark) AS rejected\n"
+    "FROM eval_questions q GROUP BY q.benchmark ORDER BY q.benchmark;",
     "-- one trace, traced back to its raw row\n"
     "SELECT sample_id, source, source_row, left(prompt, 80) AS prompt, left(response, 60) AS response\n"
     "FROM raw_traces WHERE source = 'openthoughts2' ORDER BY source_row LIMIT 5;",
@@ -51,6 +56,8 @@ def main() -> None:
     for source in SOURCE_NAMES:
         _run(instance, ["raw_traces", "raw_trace_rejects"], source)
     _run(instance, ["source_summary"])
+    for benchmark in EVAL_SET_KEYS:
+        _run(instance, ["eval_questions", "eval_question_rejects"], benchmark)
     warehouse.refresh_views()
     with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print()

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_definitions_hold_the_ingest_stage():
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert {"raw_traces", "raw_trace_rejects", "source_summary"} <= keys
+    assert {"raw_traces", "raw_trace_rejects", "source_summary", "eval_questions", "eval_question_rejects"} <= keys
     partitions = defs.resolve_assets_def("raw_traces").partitions_def
     assert partitions.get_partition_keys() == list(SOURCE_NAMES)
 

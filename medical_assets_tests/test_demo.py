@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from medical_assets.demo import EXAMPLE_QUERIES
+from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def test_every_source_has_a_parquet_file(demo_home):
     for table in ("raw_traces", "raw_trace_rejects"):
         assert sorted(p.stem for p in (home / "tables" / table).glob("*.parquet")) == sorted(SOURCE_NAMES)
     assert (home / "tables" / "source_summary.parquet").exists()
+    assert sorted(p.stem for p in (home / "tables" / "eval_questions").glob("*.parquet")) == sorted(EVAL_SET_KEYS)
 
 
 def test_duckdb_views_answer_sql_across_tables(demo_home):
@@ -93,7 +95,7 @@ def test_runs_are_recorded_in_the_instance(demo_home):
     home, _ = demo_home
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     runs = instance.get_runs()
-    assert len(runs) == len(SOURCE_NAMES) + 1
+    assert len(runs) == len(SOURCE_NAMES) + 1 + len(EVAL_SET_KEYS)
     assert all(run.is_success for run in runs)
 
 

@@ -1,0 +1,110 @@
+"""Normalize benchmark rows of the public harness to one question schema.
+
+Rows are `{question, options: {"A": text, ...}, answer, answer_idx}`;
+MedXpertQA rows carry `id, question, options, label` instead. Options may
+also come as a list (lettered A, B, ... in order), as in II-Medical's hub sets.
+A row that cannot be scored fairly (no options, gold letter not among them,
+`answer` text that contradicts `options[answer_idx]`, a repeated id) is
+rejected with the reason, never scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from medical_assets.core.layouts import LETTERS, record_text
+
+OPTION = pl.Struct({"letter": pl.String(), "text": pl.String()})
+
+EVAL_QUESTION_SCHEMA: dict[str, pl.DataType] = {
+    "benchmark": pl.String(),
+    "question_id": pl.String(),  # "<benchmark>:<position>", or "<benchmark>:<id>" where rows carry an id
+    "position": pl.Int64(),  # 0-based row position in the benchmark's list
+    "question": pl.String(),
+    "options": pl.List(OPTION),  # sorted by letter
+    "answer_idx": pl.String(),  # the gold letter
+}
+
+EVAL_REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "benchmark": pl.String(),
+    "position": pl.Int64(),
+    "field": pl.String(),
+    "reason": pl.String(),
+    "record": pl.String(),
+}
+
+
+class QuestionFault(Exception):
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+def _options(row: dict[str, Any]) -> list[tuple[str, str]]:
+    options = row.get("options")
+    if isinstance(options, dict):
+        pairs = list(options.items())
+    elif isinstance(options, list):
+        pairs = list(zip(LETTERS, options))
+    else:
+        raise QuestionFault("options", "missing field" if options is None else f"wrong type: {type(options).__name__}")
+    if not pairs:
+        raise QuestionFault("options", "no options")
+    if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in pairs):
+        raise QuestionFault("options", "options must map letters to non-empty texts")
+    return sorted((k.strip(), v.strip()) for k, v in pairs)
+
+
+def normalize_question(row: Any) -> tuple[str | None, str, list[tuple[str, str]], str]:
+    """(row id or None, question, options, gold letter) of one harness row; raises `QuestionFault`."""
+    if not isinstance(row, dict):
+        raise QuestionFault(None, f"wrong type: row is {type(row).__name__}, expected an object")
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionFault("question", "missing field" if question is None else "empty or not a string")
+    options = _options(row)
+    letters = dict(options)
+    gold_field = "label" if "label" in row and "answer_idx" not in row else "answer_idx"
+    gold = row.get(gold_field)
+    if not isinstance(gold, str) or gold.strip() not in letters:
+        raise QuestionFault(gold_field, f"gold letter {gold!r} is not among the options {list(letters)}")
+    gold = gold.strip()
+    answer = row.get("answer")
+    if isinstance(answer, str) and answer.strip() and answer.strip() != letters[gold]:
+        raise QuestionFault("answer", f"answer {answer.strip()[:60]!r} is not option {gold} ({letters[gold][:60]!r})")
+    row_id = row.get("id")
+    return (str(row_id) if row_id is not None else None), question.strip(), options, gold
+
+
+def normalize_questions(benchmark: str, rows: list[Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Questions and rejects of one benchmark; every row lands in exactly one of the two."""
+    kept: dict[str, list] = {name: [] for name in EVAL_QUESTION_SCHEMA}
+    rejects: dict[str, list] = {name: [] for name in EVAL_REJECT_SCHEMA}
+    seen: set[str] = set()
+    for position, row in enumerate(rows):
+        try:
+            row_id, question, options, gold = normalize_question(row)
+            question_id = f"{benchmark}:{row_id if row_id is not None else position}"
+            if question_id in seen:
+                raise QuestionFault("id", f"duplicate id {row_id!r}")
+        except QuestionFault as fault:
+            for name, value in (("benchmark", benchmark), ("position", position), ("field", fault.field),
+                                ("reason", fault.reason), ("record", record_text(row))):
+                rejects[name].append(value)
+            continue
+        seen.add(question_id)
+        for name, value in (("benchmark", benchmark), ("question_id", question_id), ("position", position),
+                            ("question", question), ("options", [{"letter": k, "text": v} for k, v in options]),
+                            ("answer_idx", gold)):
+            kept[name].append(value)
+    return pl.DataFrame(kept, schema=EVAL_QUESTION_SCHEMA), pl.DataFrame(rejects, schema=EVAL_REJECT_SCHEMA)
+
+
+def with_options_text(questions: pl.DataFrame) -> pl.DataFrame:
+    """Adds `options_text`: "A. text" lines, as the evaluation prompt shows them."""
+    lines = pl.col("options").list.eval(
+        pl.concat_str([pl.element().struct.field("letter"), pl.lit(". "), pl.element().struct.field("text")])
+    )
+    return questions.with_columns(options_text=lines.list.join("\n"))

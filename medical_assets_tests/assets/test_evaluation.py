@@ -1,0 +1,41 @@
+"""eval_questions materialized from the bundled harness files."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from medical_assets.assets.evaluation import eval_questions
+from medical_assets.resources.eval_files import EvalFiles
+from medical_assets.resources.storage import Warehouse, WarehouseIOManager
+
+
+def materialize_benchmark(warehouse: Warehouse, key: str, eval_files: EvalFiles) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [eval_questions], partition_key=key, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        resources={"warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse),
+                   "eval_files": eval_files},
+    )
+
+
+def test_malformed_medqa_row_of_the_demo_is_rejected_not_scored(warehouse: Warehouse):
+    result = materialize_benchmark(warehouse, "medqa", EvalFiles(mode="demo"))
+    assert result.success
+    rejects = warehouse.read("eval_question_rejects")
+    assert rejects.select("position", "field").rows() == [(7, "answer")]
+    assert 7 not in warehouse.read("eval_questions")["position"].to_list()
+    assert result.get_asset_check_evaluations()[0].passed
+
+
+def test_gpqa_keeps_its_repeated_blocks_and_reports_unique_questions(warehouse: Warehouse):
+    result = materialize_benchmark(warehouse, "gpqa_medical", EvalFiles(mode="demo"))
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["dagster/row_count"].value == 40
+    assert metadata["unique_questions"].value == 8
+
+
+def test_harness_folder_without_the_benchmark_fails_naming_the_file(warehouse: Warehouse, tmp_path):
+    (tmp_path / "m1_eval_data.json").write_text('{"Lancet": []}')
+    result = materialize_benchmark(warehouse, "nejm", EvalFiles(mode="harness", directory=str(tmp_path)))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "m1_eval_data.json: no benchmark named 'NEJM' (found: ['Lancet'])" in str(failure.event_specific_data.error)

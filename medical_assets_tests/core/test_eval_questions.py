@@ -1,0 +1,64 @@
+"""Benchmark rows in the harness layouts become one question schema; rows that
+cannot be scored fairly are rejected with the reason."""
+
+from __future__ import annotations
+
+from medical_assets.core.eval_questions import normalize_questions, with_options_text
+
+
+def mcq(question="Which drug reverses heparin?", answer="Protamine", idx="B", **extra):
+    return {"question": question + "\n", "options": {"A": "Vitamin K", "B": "Protamine ", "C": "Naloxone"},
+            "answer": answer, "answer_idx": idx, **extra}
+
+
+def test_harness_row_is_normalized_and_stripped():
+    questions, rejects = normalize_questions("medqa", [mcq()])
+    row = questions.row(0, named=True)
+    assert row["question_id"] == "medqa:0"
+    assert row["question"] == "Which drug reverses heparin?"
+    assert row["options"][1] == {"letter": "B", "text": "Protamine"}
+    assert row["answer_idx"] == "B"
+    assert rejects.height == 0
+
+
+def test_answer_that_contradicts_the_gold_letter_is_rejected():
+    questions, rejects = normalize_questions("medqa", [mcq(answer="Naloxone")])
+    assert questions.height == 0
+    assert rejects.row(0, named=True)["field"] == "answer"
+    assert "is not option B" in rejects.row(0, named=True)["reason"]
+
+
+def test_gold_letter_outside_the_options_is_rejected():
+    _, rejects = normalize_questions("medqa", [mcq(idx="E")])
+    assert rejects["reason"].item() == "gold letter 'E' is not among the options ['A', 'B', 'C']"
+
+
+def test_row_without_options_is_rejected():
+    row = mcq()
+    row["options"] = {}
+    _, rejects = normalize_questions("medqa", [row])
+    assert (rejects["field"].item(), rejects["reason"].item()) == ("options", "no options")
+
+
+def test_medxpertqa_rows_use_their_id_and_label():
+    row = {"id": "MX-1", "question": "Pick J.", "options": {k: f"opt {k}" for k in "ABCDEFGHIJ"}, "label": "J"}
+    questions, _ = normalize_questions("medxpertqa", [row])
+    assert questions.select("question_id", "answer_idx").row(0) == ("medxpertqa:MX-1", "J")
+
+
+def test_repeated_id_is_rejected():
+    row = {"id": "MX-1", "question": "Pick J.", "options": {k: f"opt {k}" for k in "ABCDEFGHIJ"}, "label": "J"}
+    questions, rejects = normalize_questions("medxpertqa", [row, dict(row)])
+    assert questions.height == 1
+    assert rejects["reason"].item() == "duplicate id 'MX-1'"
+
+
+def test_options_given_as_a_list_are_lettered_in_order():
+    row = {"question": "Yes or no?", "options": ["yes", "no", "maybe"], "answer_idx": "A"}
+    questions, _ = normalize_questions("pubmedqa", [row])
+    assert with_options_text(questions)["options_text"].item() == "A. yes\nB. no\nC. maybe"
+
+
+def test_exact_duplicate_rows_without_ids_are_both_kept():
+    questions, _ = normalize_questions("gpqa_medical", [mcq(), mcq()])
+    assert questions["question_id"].to_list() == ["gpqa_medical:0", "gpqa_medical:1"]
