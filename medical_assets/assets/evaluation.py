@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core.eval_questions import normalize_questions
 from medical_assets.eval_sets import EVAL_SET_KEYS, eval_set
@@ -55,6 +55,7 @@ def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, war
         metadata={"dagster/row_count": rejects.height, "reasons": dg.MetadataValue.md(reasons_markdown(rejects))},
     )
     yield row_accounting_check(
-        "rows_accounted", "eval_questions", len(rows), warehouse.scan("eval_questions", [spec.key]),
-        warehouse.scan("eval_question_rejects", [spec.key]), "position",
+        "rows_accounted", "eval_questions", positions(len(rows), "position"),
+        warehouse.scan("eval_questions", [spec.key]), warehouse.scan("eval_question_rejects", [spec.key]),
+        ["position"],
     )

@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core.canonical import REJECT_SCHEMA, TRACE_SCHEMA
 from medical_assets.core.ingest import IngestStats, normalize_stream
@@ -97,7 +97,9 @@ def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, wareho
             "path": dg.MetadataValue.path(str(warehouse.table_path(RAW_TRACE_REJECTS, spec.name))),
         },
     )
-    yield row_accounting_check("rows_accounted", RAW_TRACES, stats.rows_in, kept_table, rejects_table, "source_row")
+    yield row_accounting_check(
+        "rows_accounted", RAW_TRACES, positions(stats.rows_in, "source_row"), kept_table, rejects_table, ["source_row"]
+    )
 
 
 @dg.asset(group_name="ingest", kinds={"polars", "parquet"})

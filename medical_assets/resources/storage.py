@@ -107,6 +107,22 @@ class Warehouse(dg.ConfigurableResource):
             chunk_writer.write(frame)
         return self.table_path(table, partition)
 
+    def sink(self, table: str, frame: pl.LazyFrame, partition: str | None = None) -> Path:
+        """Stream a lazy frame into the table's file (atomically), without collecting it in memory."""
+        final = self.table_path(table, partition)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        try:
+            frame.sink_parquet(temporary, compression="zstd")
+            os.replace(temporary, final)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self.ensure_view(table)
+        return final
+
+    def count(self, table: str, partitions: Sequence[str] | None = None) -> int:
+        return self.scan(table, partitions).select(pl.len()).collect().item()
+
     def scan(self, table: str, partitions: Sequence[str] | None = None) -> pl.LazyFrame:
         """A lazy frame over the table (all partitions, or the ones named)."""
         if partitions is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.resources.storage import Warehouse
 from medical_assets_tests.conftest import materialize_source, write_jsonl
 
@@ -70,7 +70,8 @@ def test_streaming_in_small_chunks_gives_the_same_table(warehouse: Warehouse, tm
 def test_row_accounting_fails_when_a_row_is_lost():
     kept = pl.LazyFrame({"source_row": [0, 2]})
     rejected = pl.LazyFrame({"source_row": [3]})
-    result = row_accounting_check("rows_accounted", "raw_traces", 4, kept, rejected, "source_row")
+    result = row_accounting_check("rows_accounted", "raw_traces", positions(4, "source_row"), kept, rejected,
+                                  ["source_row"])
     assert not result.passed
     assert result.metadata["rows_missing"].value == 1
 
@@ -78,9 +79,19 @@ def test_row_accounting_fails_when_a_row_is_lost():
 def test_row_accounting_fails_when_a_row_is_counted_twice():
     kept = pl.LazyFrame({"source_row": [0, 1]})
     rejected = pl.LazyFrame({"source_row": [1]})
-    result = row_accounting_check("rows_accounted", "raw_traces", 3, kept, rejected, "source_row")
+    result = row_accounting_check("rows_accounted", "raw_traces", positions(2, "source_row"), kept, rejected,
+                                  ["source_row"])
     assert not result.passed
-    assert result.metadata["rows_counted_twice"].value == 2
+    assert result.metadata["rows_counted_twice"].value == 1
+
+
+def test_row_accounting_fails_when_a_row_appears_from_nowhere():
+    kept = pl.LazyFrame({"source_row": [0, 1, 9]})
+    rejected = pl.LazyFrame({"source_row": []}, schema={"source_row": pl.Int64})
+    result = row_accounting_check("rows_accounted", "raw_traces", positions(3, "source_row"), kept, rejected,
+                                  ["source_row"])
+    assert not result.passed
+    assert (result.metadata["rows_unknown"].value, result.metadata["rows_missing"].value) == (1, 1)
 
 
 def test_materialization_metadata_reports_counts_and_origin(warehouse: Warehouse, tmp_path):
