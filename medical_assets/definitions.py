@@ -15,7 +15,7 @@ import os
 
 import dagster as dg
 
-from medical_assets.assets import evaluation, ingest
+from medical_assets.assets import evaluation, ingest, quality
 from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
@@ -23,8 +23,8 @@ from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, evaluation]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, evaluation]),
+    assets=dg.load_assets_from_modules([ingest, quality, evaluation]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, evaluation]),
     jobs=[
         dg.define_asset_job(
             "ingest_sources",

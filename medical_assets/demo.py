@@ -50,14 +50,19 @@ def _run(instance: dg.DagsterInstance, selection: list[str], partition: str | No
     print(f"  {label}: {time.monotonic() - started:.1f}s")
 
 
+def demo_steps() -> list[tuple[list[str], str | None]]:
+    """The runs of the demo, in graph order: (assets, partition or None)."""
+    steps: list[tuple[list[str], str | None]] = [(["raw_traces", "raw_trace_rejects"], s) for s in SOURCE_NAMES]
+    steps += [(["source_summary"], None), (["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
+    steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
+    return steps
+
+
 def main() -> None:
     instance = dg.DagsterInstance.get()
     print(f"Materializing the asset graph into {warehouse.root}")
-    for source in SOURCE_NAMES:
-        _run(instance, ["raw_traces", "raw_trace_rejects"], source)
-    _run(instance, ["source_summary"])
-    for benchmark in EVAL_SET_KEYS:
-        _run(instance, ["eval_questions", "eval_question_rejects"], benchmark)
+    for selection, partition in demo_steps():
+        _run(instance, selection, partition)
     warehouse.refresh_views()
     with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print()

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from medical_assets.demo import EXAMPLE_QUERIES
+from medical_assets.demo import EXAMPLE_QUERIES, demo_steps
 from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
 
@@ -95,7 +95,7 @@ def test_runs_are_recorded_in_the_instance(demo_home):
     home, _ = demo_home
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     runs = instance.get_runs()
-    assert len(runs) == len(SOURCE_NAMES) + 1 + len(EVAL_SET_KEYS)
+    assert len(runs) == len(demo_steps())
     assert all(run.is_success for run in runs)
 
 
@@ -110,3 +110,21 @@ def test_example_queries_run_on_the_demo_warehouse(demo_home, query):
     home, _ = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute(query).fetchall()
+
+
+def test_quality_filters_remove_exactly_the_flagged_demo_traces(demo_home):
+    """The demo corpus flags its incomplete, short-prompt and many-Wait traces; the filters
+    (with the Wait limit measured on the corpus) remove those and nothing else."""
+    from medical_assets.sources import source_spec
+
+    home, _ = demo_home
+    expected_filter = {"incomplete": "complete_generation", "short_prompt": "prompt_words", "many_wait": "wait_count"}
+    truth = [json.loads(line) for line in (SAMPLE / "truth.jsonl").open()]
+    flagged = {(t["file"], t["row"]): expected_filter[t["flags"][0]] for t in truth
+               if t["flags"] and t["flags"][0] in expected_filter}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        candidates = con.execute("SELECT source, source_row FROM candidate_traces").fetchall()
+        removed = {(s, r): f for s, r, f in con.execute("SELECT source, source_row, filter FROM quality_rejects").fetchall()}
+    expected = {(s, r): flagged[(source_spec(s).demo_file, r)] for s, r in candidates
+                if (source_spec(s).demo_file, r) in flagged}
+    assert removed == expected

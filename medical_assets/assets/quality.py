@@ -1,0 +1,107 @@
+"""Preprocessing: every trace that can reach the mix passes the recipe's quality filters."""
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.metadata import markdown_table
+from medical_assets.core.quality import apply_filters, recipe_filters, wait_count_expr, wait_threshold
+from medical_assets.recipe import RECIPE
+from medical_assets.resources.storage import Warehouse
+from medical_assets.sources import SOURCES
+
+TRACE_SOURCES = [spec.name for spec in SOURCES if spec.kind == "traces"]
+PART_OF = pl.DataFrame({"source": [s.name for s in SOURCES], "part": [s.part for s in SOURCES]})
+ROW_KEYS = ["source", "source_row"]
+WAIT_BINS = [0, 1, 5, 10, 20, 48, 100]  # the card keeps <= 47
+
+
+class QualityConfig(dg.Config):
+    max_wait: float | None = Field(
+        default=None, description="Fixed Wait limit; by default the percentile below of this corpus."
+    )
+    wait_percentile: float = RECIPE.preprocessing.wait_percentile
+    min_prompt_words_exclusive: int = RECIPE.preprocessing.min_prompt_words_exclusive
+
+
+@dg.asset(
+    deps=["raw_traces"],
+    group_name="preprocessing",
+    kinds={"polars", "parquet"},
+)
+def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Every trace that can enter the SFT mix, with its `part` (curated_r1, public_medical, math).
+
+    Seed questions of the synthetic-QA part are not traces and are not here. The
+    curated R1 part is taken whole until the domain-curation stage (embeddings,
+    clusters, LLM domain vote) feeds it instead.
+    """
+    traces = warehouse.scan("raw_traces", TRACE_SOURCES).join(PART_OF.lazy(), on="source", how="left")
+    path = warehouse.sink("candidate_traces", traces)
+    per_part = pl.scan_parquet(path).group_by("part", "source").len("rows").sort("part", "source").collect()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": int(per_part["rows"].sum()), "rows_by_source": dg.MetadataValue.md(
+            markdown_table(per_part, max_rows=50))}
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("quality_traces", deps=["candidate_traces"], group_name="preprocessing",
+                     kinds={"polars", "parquet"},
+                     description="Candidate traces that are complete, have prompts of more than 3 words, "
+                     "and at most N 'Wait' (N the corpus's 97th percentile)."),
+        dg.AssetSpec("quality_rejects", deps=["candidate_traces"], group_name="preprocessing",
+                     kinds={"polars", "parquet"},
+                     description="Traces removed by a quality filter: the filter, the measured value, the threshold."),
+    ],
+    check_specs=[dg.AssetCheckSpec("rows_accounted", asset="quality_traces", blocking=True)],
+)
+def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: Warehouse):
+    """The recipe's preprocessing filters, each a named unit with its rows in and out."""
+    candidates = warehouse.scan("candidate_traces")
+    waits = candidates.select(wait_count_expr().alias("wait")).collect()["wait"]
+    measured_limit = wait_threshold(waits, config.wait_percentile)
+    limit = config.max_wait if config.max_wait is not None else measured_limit
+    filters = recipe_filters(config.min_prompt_words_exclusive, limit)
+    kept, rejected = apply_filters(candidates, filters)
+    warehouse.sink("quality_traces", kept)
+    warehouse.sink("quality_rejects", rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"))
+    stored_rejects = warehouse.scan("quality_rejects")
+    funnel = _funnel(waits.len(), stored_rejects, [f.name for f in filters])
+    yield dg.MaterializeResult(
+        asset_key="quality_traces",
+        metadata={
+            "dagster/row_count": warehouse.count("quality_traces"),
+            "wait_limit": limit,
+            "wait_percentile": config.wait_percentile,
+            "wait_limit_measured": measured_limit,
+            "wait_limit_card": RECIPE.preprocessing.max_wait_count,
+            "wait_histogram": dg.MetadataValue.md(_histogram(waits)),
+            "funnel": dg.MetadataValue.md(markdown_table(funnel)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="quality_rejects", metadata={"dagster/row_count": warehouse.count("quality_rejects")}
+    )
+    yield row_accounting_check("rows_accounted", "quality_traces", candidates, warehouse.scan("quality_traces"),
+                               stored_rejects, ROW_KEYS)
+
+
+def _funnel(rows_in: int, rejects: pl.LazyFrame, filter_names: list[str]) -> pl.DataFrame:
+    counts = dict(rejects.group_by("filter").len().collect().iter_rows())
+    rows, remaining = [], rows_in
+    for name in filter_names:
+        removed = counts.get(name, 0)
+        rows.append({"filter": name, "rows_in": remaining, "removed": removed, "rows_out": remaining - removed})
+        remaining -= removed
+    return pl.DataFrame(rows)
+
+
+def _histogram(waits: pl.Series) -> str:
+    edges = [*WAIT_BINS, float("inf")]
+    labels = [f"{lo}" if hi - lo == 1 else f"{lo}-{int(hi) - 1}" if hi != float("inf") else f">= {lo}"
+              for lo, hi in zip(edges, edges[1:])]
+    counts = [int(((waits >= lo) & (waits < hi)).sum()) for lo, hi in zip(edges, edges[1:])]
+    return markdown_table(pl.DataFrame({"Wait count": labels, "traces": counts}))
