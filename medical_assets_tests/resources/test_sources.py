@@ -120,3 +120,20 @@ def test_hub_mode_names_the_hub_dataset():
     catalog = SourceCatalog(mode="hub")
     assert catalog.origin(source_spec("nemotron_science")) == "nvidia/Llama-Nemotron-Post-Training-Dataset/SFT:science"
     assert catalog.origin(source_spec("light_r1")) == "qihoo360/Light-R1-SFTData:train [stage1-76k.json]"
+
+
+def test_hub_reader_streams_a_dataset_folder(tmp_path, monkeypatch):
+    """The hub path is `datasets.load_dataset(..., streaming=True)`; a local dataset folder takes
+    the same code path offline."""
+    import dataclasses
+
+    from medical_assets.resources.sources import read_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "openthoughts-like"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", [GOOD, GOOD, GOOD])
+    spec = dataclasses.replace(source_spec("openthoughts2"), hub_id=str(folder))
+    records = list(read_hub(spec))
+    assert [row for row, _ in records] == [0, 1, 2]
+    assert records[0][1]["conversations"][0]["value"] == "Explain the Frank-Starling law."
