@@ -52,6 +52,14 @@ def _chat_think(messages: str, role_key: str, content: str, user: str = "user", 
     )
 
 
+def _generalthought(keep_if: dict[str, tuple[str, ...]]) -> Layout:
+    return Layout(prompt="question", reasoning="model_reasoning", response="model_answer",
+                  answer="reference_answer", keep_if=keep_if)
+
+
+_MEDICAL_R1_DISTILL = Layout(prompt="question", reasoning="reasoning (reasoning_content)", response="response (content)")
+
+
 SOURCES: tuple[SourceSpec, ...] = (
     # Curated medical R1 traces: every R1 trace goes through embedding, clustering and domain voting.
     SourceSpec(
@@ -66,13 +74,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         name="generalthought",
         part="curated_r1",
         hub_id="GeneralReasoning/GeneralThought-430K",
-        layout=Layout(
-            prompt="question",
-            reasoning="model_reasoning",
-            response="model_answer",
-            answer="reference_answer",
-            keep_if={"model_name": R1_MODEL_NAMES},
-        ),
+        layout=_generalthought(keep_if={"model_name": R1_MODEL_NAMES}),
         demo_file="generalthought.parquet",
         unconfirmed=("model_name spelling of DeepSeek-R1",),
     ),
@@ -133,13 +135,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         name="generalthought_medical",
         part="public_medical",
         hub_id="GeneralReasoning/GeneralThought-430K",
-        layout=Layout(
-            prompt="question",
-            reasoning="model_reasoning",
-            response="model_answer",
-            answer="reference_answer",
-            keep_if={"task": ("Medicine", "Biology")},
-        ),
+        layout=_generalthought(keep_if={"task": ("Medicine", "Biology")}),
         demo_file="generalthought.parquet",
         recipe_count=40_544,
         unconfirmed=("which task values make the card's 40,544 medical samples",),
@@ -149,7 +145,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         part="public_medical",
         hub_id="FreedomIntelligence/Medical-R1-Distill-Data",
         config="en",
-        layout=Layout(prompt="question", reasoning="reasoning (reasoning_content)", response="response (content)"),
+        layout=_MEDICAL_R1_DISTILL,
         demo_file="medical_r1_distill.json",
         recipe_count=22_000,
     ),
@@ -157,7 +153,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         name="medical_r1_distill_zh",
         part="public_medical",
         hub_id="FreedomIntelligence/Medical-R1-Distill-Data-Chinese",
-        layout=Layout(prompt="question", reasoning="reasoning (reasoning_content)", response="response (content)"),
+        layout=_MEDICAL_R1_DISTILL,
         demo_file="medical_r1_distill_zh.json",
         recipe_count=17_000,
         unconfirmed=("config name (zh on an earlier card revision)",),
