@@ -7,6 +7,8 @@ Resources are configured from the environment, never by code edits:
 - MEDICAL_ASSETS_EVAL_FILES "demo" (bundled benchmark files), "harness" (a folder given by
   MEDICAL_ASSETS_EVAL_DIR holding eval_data.json and m1_eval_data.json) or "hub" (owner in
   MEDICAL_ASSETS_EVAL_HUB_ORG)
+- MEDICAL_ASSETS_HEALTHBENCH_FILE  HealthBench JSONL (its user turns join decontamination);
+  the bundled demo file by default in "demo" mode
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 
 import dagster as dg
 
-from medical_assets.assets import evaluation, ingest, quality
+from medical_assets.assets import decontamination, evaluation, ingest, quality
 from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
@@ -23,8 +25,8 @@ from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, quality, evaluation]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, evaluation]),
+    assets=dg.load_assets_from_modules([ingest, quality, evaluation, decontamination]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, evaluation, decontamination]),
     jobs=[
         dg.define_asset_job(
             "ingest_sources",
@@ -40,6 +42,7 @@ defs = dg.Definitions(
             mode=os.environ.get("MEDICAL_ASSETS_EVAL_FILES", "demo"),
             directory=os.environ.get("MEDICAL_ASSETS_EVAL_DIR") or None,
             hub_org=os.environ.get("MEDICAL_ASSETS_EVAL_HUB_ORG") or None,
+            healthbench_file=os.environ.get("MEDICAL_ASSETS_HEALTHBENCH_FILE") or None,
         ),
         "catalog": SourceCatalog(
             mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),

@@ -55,6 +55,8 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps: list[tuple[list[str], str | None]] = [(["raw_traces", "raw_trace_rejects"], s) for s in SOURCE_NAMES]
     steps += [(["source_summary"], None), (["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
+    steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
+              (["contamination_report"], None)]
     return steps
 
 

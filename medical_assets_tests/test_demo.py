@@ -128,3 +128,50 @@ def test_quality_filters_remove_exactly_the_flagged_demo_traces(demo_home):
     expected = {(s, r): flagged[(source_spec(s).demo_file, r)] for s, r in candidates
                 if (source_spec(s).demo_file, r) in flagged}
     assert removed == expected
+
+
+def test_decontamination_removes_the_caught_plants_and_nothing_else(demo_home):
+    """Planted copies, edits and paraphrases with a shared 10-gram or a ratio >= 90 are removed;
+    clean traces and the paraphrases neither step can see are kept."""
+    from medical_assets.sources import source_spec
+
+    home, _ = demo_home
+    truth = {(t["file"], t["row"]): t["plant"] for t in map(json.loads, (SAMPLE / "truth.jsonl").open())}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        after_quality = con.execute("SELECT source, source_row FROM quality_traces").fetchall()
+        removed = set(con.execute("SELECT source, source_row FROM decontamination_rejects").fetchall())
+    expected = set()
+    for source, row in after_quality:
+        plant = truth.get((source_spec(source).demo_file, row))
+        if plant and (plant["ngram_hit"] or plant["fuzzy_score"] >= 90):
+            expected.add((source, row))
+    assert expected and removed == expected
+
+
+def test_audit_why_was_a_sample_removed(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (sample_id,) = con.execute("SELECT sample_id FROM decontamination_rejects ORDER BY sample_id LIMIT 1").fetchone()
+        why = con.execute("SELECT stage, reason, benchmark, question_id, evidence FROM removed_samples "
+                          "WHERE sample_id = ?", [sample_id]).fetchall()
+    assert why and all(reason == "contaminated" and benchmark and evidence for _, reason, benchmark, _, evidence in why)
+
+
+def test_audit_which_training_rows_matched_a_question(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (question_id,) = con.execute("SELECT question_id FROM ngram_matches WHERE benchmark = 'medqa' LIMIT 1").fetchone()
+        rows = con.execute("SELECT DISTINCT source, source_row FROM removed_samples WHERE question_id = ?",
+                           [question_id]).fetchall()
+    assert rows
+
+
+def test_audit_funnel_adds_up_per_source(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        funnel = con.execute("SELECT source, rows_read, ingest_rejected, candidates, quality_removed, "
+                             "contamination_removed, kept FROM source_funnel").fetchall()
+    assert funnel
+    for source, read, ingest, candidates, quality, contamination, kept in funnel:
+        assert read - ingest == candidates, source
+        assert candidates - quality - contamination == kept, source

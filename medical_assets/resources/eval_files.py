@@ -26,6 +26,31 @@ class EvalFiles(dg.ConfigurableResource):
     mode: str = "demo"  # "demo" | "harness" | "hub"
     directory: str | None = None  # for "harness"
     hub_org: str | None = None  # for "hub"
+    healthbench_file: str | None = None  # HealthBench JSONL; the bundled demo file in "demo" mode
+
+    def healthbench_path(self) -> Path | None:
+        if self.healthbench_file:
+            return Path(self.healthbench_file).resolve()
+        return SAMPLE_BENCHMARKS / "healthbench_demo.jsonl" if self.mode == "demo" else None
+
+    def healthbench_turns(self) -> list[dict[str, str]]:
+        """Every user turn of the HealthBench conversations, as decontamination questions."""
+        path = self.healthbench_path()
+        if path is None:
+            return []
+        turns = []
+        for line_number, line in enumerate(path.open(encoding="utf-8"), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                messages = row["prompt"]
+                prompt_id = row["prompt_id"]
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise UnreadableSource(f"{path}: line {line_number} is not a HealthBench row ({error})") from error
+            turns += [{"benchmark": "healthbench", "question_id": f"healthbench:{prompt_id}:{i}",
+                       "question": m["content"]} for i, m in enumerate(messages) if m.get("role") == "user"]
+        return turns
 
     def origin(self, spec: EvalSet) -> str:
         if self.mode == "demo":

@@ -154,14 +154,19 @@ class Warehouse(dg.ConfigurableResource):
     def ensure_view(self, table: str) -> bool:
         """Create the table's DuckDB view; False (with a log line) if a user holds the file's lock."""
         sql = self._view_sql(table)
-        if sql is None:
-            return False
+        return False if sql is None else self._execute(sql, table)
+
+    def create_view(self, name: str, sql: str) -> bool:
+        """A named SQL view over the table views (an audit query users run by name)."""
+        return self._execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}', name)
+
+    def _execute(self, sql: str, name: str) -> bool:
         try:
             with duckdb.connect(str(self.duckdb_path)) as connection:
                 connection.execute(sql)
         except duckdb.IOException as error:
             dg.get_dagster_logger().warning(
-                f"DuckDB view {table!r} not refreshed ({error}); the Parquet files are written. "
+                f"DuckDB view {name!r} not refreshed ({error}); the Parquet files are written. "
                 f"Close other sessions on {self.duckdb_path} and run `python -m medical_assets.warehouse`."
             )
             return False

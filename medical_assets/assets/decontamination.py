@@ -1,0 +1,184 @@
+"""Decontamination: no training prompt that overlaps an evaluation question reaches the mix."""
+
+import random
+
+import dagster as dg
+import polars as pl
+
+from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.metadata import markdown_table
+from medical_assets.core import decontamination
+from medical_assets.core.eval_questions import with_options_text
+from medical_assets.recipe import RECIPE
+from medical_assets.resources.eval_files import EvalFiles
+from medical_assets.resources.storage import Warehouse
+
+ROW_KEYS = ["source", "source_row"]
+RECHECK_ROWS = 2_000  # kept rows re-verified by the independent n-gram check
+
+
+class DecontaminationConfig(dg.Config):
+    ngram_size: int = RECIPE.decontamination.ngram_size
+    fuzzy_threshold: float = RECIPE.decontamination.fuzzy_threshold
+
+
+def _train(warehouse: Warehouse) -> pl.DataFrame:
+    return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
+
+
+def _evals(warehouse: Warehouse, eval_files: EvalFiles) -> pl.DataFrame:
+    """The ten benchmarks' questions, plus HealthBench's user turns (no options)."""
+    questions = warehouse.read("eval_questions").select("benchmark", "question_id", "question", "options")
+    turns = pl.DataFrame(eval_files.healthbench_turns(),
+                         schema={"benchmark": pl.String, "question_id": pl.String, "question": pl.String})
+    return pl.concat([questions, turns.with_columns(options=pl.lit(None, dtype=questions.schema["options"]))])
+
+
+@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", kinds={"polars", "parquet"})
+def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
+    """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
+    or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
+    question_id) with the n-gram."""
+    hits = decontamination.ngram_matches(_train(warehouse), _evals(warehouse, eval_files), n=config.ngram_size)
+    warehouse.write("ngram_matches", hits)
+    return dg.MaterializeResult(metadata=_hit_metadata(hits))
+
+
+@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", kinds={"polars", "parquet"})
+def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
+    """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
+    one row per pair with the score and both lengths."""
+    hits = decontamination.fuzzy_matches(_train(warehouse), _evals(warehouse, eval_files), threshold=config.fuzzy_threshold)
+    warehouse.write("fuzzy_matches", hits)
+    return dg.MaterializeResult(metadata=_hit_metadata(hits))
+
+
+def _hit_metadata(hits: pl.DataFrame) -> dict:
+    per_benchmark = hits.group_by("benchmark").agg(pairs=pl.len(), samples=pl.col("sample_id").n_unique())
+    return {"dagster/row_count": hits.height, "contaminated_samples": hits["sample_id"].n_unique(),
+            "by_benchmark": dg.MetadataValue.md(markdown_table(per_benchmark.sort("benchmark")))}
+
+
+def contamination_evidence(warehouse: Warehouse) -> pl.LazyFrame:
+    """Every hit of both steps in one shape: stage, benchmark, question, evidence text."""
+    ngram = warehouse.scan("ngram_matches").select(
+        "sample_id", pl.lit("ngram").alias("stage"), "benchmark", "question_id", pl.col("ngram").alias("evidence")
+    )
+    fuzzy = warehouse.scan("fuzzy_matches").select(
+        "sample_id", pl.lit("fuzzy").alias("stage"), "benchmark", "question_id",
+        pl.format("ratio {} (prompt {} chars, question {} chars)", pl.col("score").round(2),
+                  "prompt_chars", "question_chars").alias("evidence"),
+    )
+    return pl.concat([ngram, fuzzy])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("decontaminated_traces", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
+                     group_name="decontamination", kinds={"polars", "parquet"},
+                     description="Quality traces whose prompt matches no evaluation question by either step."),
+        dg.AssetSpec("decontamination_rejects", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
+                     group_name="decontamination", kinds={"polars", "parquet"},
+                     description="Removed traces: the first piece of evidence per trace (n-gram first); "
+                     "all of it is in ngram_matches and fuzzy_matches."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("rows_accounted", asset="decontaminated_traces", blocking=True),
+        dg.AssetCheckSpec("kept_rows_share_no_ngram", asset="decontaminated_traces", blocking=True,
+                          description="A sample of kept prompts re-checked with plain Python sets of n-grams."),
+    ],
+)
+def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
+    """Remove every trace with a hit in either step; keep the evidence beside each removal."""
+    traces = warehouse.scan("quality_traces")
+    first_hit = (
+        contamination_evidence(warehouse).with_columns(order=(pl.col("stage") == "fuzzy").cast(pl.Int8))
+        .sort("sample_id", "order", "benchmark", "question_id").unique("sample_id", keep="first").drop("order")
+    )
+    removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
+    warehouse.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
+    warehouse.sink("decontamination_rejects", removed)
+    kept = warehouse.scan("decontaminated_traces")
+    rejects = warehouse.scan("decontamination_rejects")
+    yield dg.MaterializeResult(asset_key="decontaminated_traces",
+                               metadata={"dagster/row_count": warehouse.count("decontaminated_traces")})
+    yield dg.MaterializeResult(asset_key="decontamination_rejects",
+                               metadata={"dagster/row_count": warehouse.count("decontamination_rejects")})
+    yield row_accounting_check("rows_accounted", "decontaminated_traces", traces, kept, rejects, ROW_KEYS)
+    yield _recheck_kept(kept, warehouse, config.ngram_size)
+
+
+def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetCheckResult:
+    """Independent of the hashed pass: the open-r1 way (sets of n-gram strings) on a sample of kept rows."""
+    evals = with_options_text(warehouse.read("eval_questions"))
+    eval_ngrams: set[tuple[str, ...]] = set()
+    for question, options in evals.select("question", "options_text").iter_rows():
+        for text in (question, f"{question}\n{options}"):
+            words = text.lower().split()
+            eval_ngrams.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    prompts = kept.select("sample_id", "prompt").collect()
+    rows = random.Random(0).sample(range(prompts.height), min(RECHECK_ROWS, prompts.height))
+    leaked = []
+    for row in rows:
+        sample, prompt = prompts.row(row)
+        words = prompt.lower().split()
+        if any(tuple(words[i:i + n]) in eval_ngrams for i in range(len(words) - n + 1)):
+            leaked.append(sample)
+    return dg.AssetCheckResult(
+        check_name="kept_rows_share_no_ngram", asset_key="decontaminated_traces", passed=not leaked,
+        metadata={"rows_checked": len(rows), "rows_leaked": len(leaked), "leaked_sample_ids": ", ".join(leaked[:20])},
+    )
+
+
+@dg.asset(deps=["decontaminated_traces", "decontamination_rejects", "ngram_matches", "fuzzy_matches"],
+          group_name="decontamination", kinds={"polars", "duckdb"})
+def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
+    """Hits per source and benchmark, and rows removed per source; also creates the audit views
+    `removed_samples` (why and where each sample left) and `source_funnel` (rows per source per stage)."""
+    traces = warehouse.scan("quality_traces").select("sample_id", "source").unique()
+    report = (
+        contamination_evidence(warehouse).join(traces, on="sample_id", how="left")
+        .group_by("source", "benchmark").agg(
+            ngram_hits=(pl.col("stage") == "ngram").sum(), fuzzy_hits=(pl.col("stage") == "fuzzy").sum(),
+            samples=pl.col("sample_id").n_unique(),
+        ).sort("source", "benchmark").collect()
+    )
+    warehouse.write("contamination_report", report)
+    warehouse.create_view("removed_samples", REMOVED_SAMPLES_SQL)
+    warehouse.create_view("source_funnel", SOURCE_FUNNEL_SQL)
+    funnel = warehouse.query("SELECT * FROM source_funnel ORDER BY part, source")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": report.height,
+        "report": dg.MetadataValue.md(markdown_table(report, max_rows=200)),
+        "funnel": dg.MetadataValue.md(markdown_table(funnel, max_rows=50)),
+    })
+
+
+REMOVED_SAMPLES_SQL = """
+SELECT sample_id, source, source_row, 'quality' AS stage, filter AS reason,
+       NULL AS benchmark, NULL AS question_id, printf('%g (limit %s)', value, threshold) AS evidence
+FROM quality_rejects
+UNION ALL
+SELECT t.sample_id, t.source, t.source_row, e.stage, 'contaminated' AS reason, e.benchmark, e.question_id, e.evidence
+FROM (SELECT sample_id, 'ngram' AS stage, benchmark, question_id, ngram AS evidence FROM ngram_matches
+      UNION ALL
+      SELECT sample_id, 'fuzzy', benchmark, question_id,
+             printf('ratio %.2f (prompt %d chars, question %d chars)', score, prompt_chars, question_chars)
+      FROM fuzzy_matches) e
+JOIN quality_traces t USING (sample_id)
+"""
+
+SOURCE_FUNNEL_SQL = """
+WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source),
+     ingest AS (SELECT source, count(*) AS ingest_rejected FROM raw_trace_rejects GROUP BY source),
+     candidates AS (SELECT source, part, count(*) AS candidates FROM candidate_traces GROUP BY ALL),
+     quality AS (SELECT source, count(*) AS quality_removed FROM quality_rejects GROUP BY source),
+     contamination AS (SELECT source, count(*) AS contamination_removed FROM decontamination_rejects GROUP BY source),
+     kept AS (SELECT source, count(*) AS kept FROM decontaminated_traces GROUP BY source)
+SELECT c.part, c.source, coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
+       coalesce(i.ingest_rejected, 0) AS ingest_rejected, c.candidates,
+       coalesce(q.quality_removed, 0) AS quality_removed, coalesce(x.contamination_removed, 0) AS contamination_removed,
+       coalesce(k.kept, 0) AS kept
+FROM candidates c LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
+LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source) LEFT JOIN kept k USING (source)
+"""
