@@ -21,7 +21,8 @@ pruned with exact upper bounds on `fuzz.ratio` before rapidfuzz scores the rest.
 `options`, either
 - a `pl.Struct` whose fields are the option letters (what Polars makes of the
   harness's `{"A": text, ...}` dicts; fields in struct order, a null field or
-  a null struct is skipped), or
+  a null struct is skipped; build it with every letter, e.g. an explicit
+  Struct schema, as Polars infers a struct from the first rows only), or
 - a `pl.List` of `pl.Struct{letter, text}` (or `{key, value}`) in list order,
   the schema of `core.eval_questions`.
 `train` frames have `sample_id` and `prompt`. Null prompts and questions never match.
@@ -62,7 +63,7 @@ _PRIME = 0x100000001B3  # FNV prime: odd, so the polynomial hash loses nothing m
 _TRAIN_CHUNK_ROWS = 20_000  # training rows tokenized at once: bounds memory on millions of prompts
 
 _FUZZY_FEATURES = 12_288  # trigram features counted exactly by the fuzzy bound (columns of its matrix product)
-_FUZZY_CHUNK = 5_000  # training prompts whose trigrams are held at once
+_FUZZY_CHUNK = 2_048  # texts whose trigrams are counted at once (bounds memory)
 _FUZZY_BLOCK = 256  # training prompts bounded against their question length window at once
 _FUZZY_SLICE = 1_024  # questions per matrix product
 _FUZZY_FLUSH_PAIRS = 1_000_000  # candidate pairs scored by rapidfuzz per call
@@ -329,6 +330,7 @@ class _TrigramBound:
         points, _ = _code_points(questions)
         alphabet = np.flatnonzero(np.bincount(points, minlength=1))
         self.rank = np.full(int(alphabet[-1]) + 1 if len(alphabet) else 1, -1, dtype=np.int64)
+        del points
         self.rank[alphabet] = np.arange(len(alphabet))
         self.base = max(len(alphabet), 1)
         q_text, q_key, q_count, self.q_lengths = self._counts(questions)
@@ -351,26 +353,42 @@ class _TrigramBound:
         self.q_order = np.argsort(self.q_lengths, kind="stable")
         position = np.empty(len(questions), dtype=np.int64)
         position[self.q_order] = np.arange(len(questions))
-        rows, cols, self.q_rest = self._features(position[q_text], q_key, q_count, len(questions))
         self.q_dense = np.zeros((len(questions), self.size), dtype=np.int8)
-        self.q_dense[rows, cols] = 1
+        self.q_rest = np.zeros(len(questions), dtype=np.int64)
+        bounds = np.searchsorted(q_text, np.arange(0, len(questions) + _FUZZY_CHUNK, _FUZZY_CHUNK))
+        for begin, end in zip(bounds[:-1], bounds[1:]):  # q_text is sorted: a slice is a run of questions
+            rows, cols, rest = self._features(position[q_text[begin:end]], q_key[begin:end], q_count[begin:end],
+                                              len(questions))
+            self.q_dense[rows, cols] = 1
+            self.q_rest += rest
         self.q_lengths = self.q_lengths[self.q_order]
 
     def _counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """`text, key, count` of every trigram whose characters all occur in the questions; text lengths."""
+        parts = [self._chunk_counts(texts[at:at + _FUZZY_CHUNK], at) for at in range(0, len(texts), _FUZZY_CHUNK)]
+        if not parts:
+            return (np.empty(0, np.int64),) * 4
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+
+    def _chunk_counts(self, texts: list[str], first_row: int):
         points, lengths = _code_points(texts)
         ranks = self.rank[np.minimum(points, len(self.rank) - 1)]
         ranks[points >= len(self.rank)] = -1
+        del points
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         known = ranks >= 0
         starts = np.flatnonzero((owner[:-2] == owner[2:]) & known[:-2] & known[1:-1] & known[2:])
         base = self.base
         keys = (ranks[starts] * base + ranks[starts + 1]) * base + ranks[starts + 2]
+        owner = owner[starts]
+        del ranks, known, starts
         if len(texts) * base**3 < 2**62:
-            combined, count = _runs(owner[starts] * base**3 + keys)
-            return combined // base**3, combined % base**3, count, lengths
-        grouped = pl.DataFrame({"text": owner[starts], "key": keys}).group_by("text", "key").len("count")
-        return grouped["text"].to_numpy(), grouped["key"].to_numpy(), grouped["count"].to_numpy(), lengths
+            combined, count = _runs(owner * base**3 + keys)
+            text, key = combined // base**3, combined % base**3
+        else:  # an alphabet too large to pack (text, trigram) into one integer
+            grouped = pl.DataFrame({"text": owner, "key": keys}).group_by("text", "key").len("count")
+            text, key, count = (grouped[c].to_numpy() for c in ("text", "key", "count"))
+        return (text + first_row).astype(np.int32), key, count.astype(np.int32), lengths
 
     def _features(self, rows: np.ndarray, key: np.ndarray, count: np.ndarray, n: int):
         """Dense (row, column) entries and each row's count of other features a question may share."""
@@ -467,7 +485,7 @@ def _fuzzy_pairs(prompts: list[str], questions: list[str], threshold: float) -> 
 
 
 def fuzzy_matches(train: pl.DataFrame, evals: pl.DataFrame, threshold: float = FUZZY_THRESHOLD) -> pl.DataFrame:
-    """Training prompts whose fuzz.ratio with an eval question is >= threshold (recipe: decontamination, s1K fuzzy match).
+    """Training prompts with fuzz.ratio >= threshold to an eval question (recipe: decontamination, s1K fuzzy match).
 
     The score is `rapidfuzz.fuzz.ratio(prompt, question)` on the raw strings
     (no lowercasing or stripping, as s1K), against the question alone. The

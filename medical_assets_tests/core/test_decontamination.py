@@ -125,8 +125,9 @@ def test_hash_collisions_never_remove_a_clean_prompt(monkeypatch):
     words, rows = decontamination._flat_words(train["prompt"])
     _, hashes = decontamination._window_hashes(decontamination._word_hashes(words), rows, 10)
     assert len(index.candidates(hashes)[0]) > 1000  # with 16 hash values nearly everything collides
-    assert ngram_matches(train, evals_of(*questions)).equals(expected)
-    assert ("s30", "medqa:3") in hit_ids(expected)
+    colliding = ngram_matches(train, evals_of(*questions))
+    assert set(colliding["sample_id"]) == {"s30"}  # the copied span is still found, no clean prompt is
+    assert colliding.equals(expected)
 
 
 def test_null_prompts_and_questions_never_match():
