@@ -81,26 +81,32 @@ class Warehouse(dg.ConfigurableResource):
         return sorted((self.root / "tables" / table).glob("*.parquet"))
 
     def exists(self, table: str, partition: str | None = None) -> bool:
-        if partition is None and not self.table_path(table).exists():
-            return bool(self.partitions(table))
-        return self.table_path(table, partition).exists()
+        if partition is not None:
+            return self.table_path(table, partition).exists()
+        return self.table_path(table).exists() or bool(self.partitions(table))
+
+    @contextmanager
+    def _replacing(self, table: str, partition: str | None) -> Iterator[Path]:
+        """A temporary path that replaces the table's file if the block succeeds, and vanishes if not."""
+        final = self.table_path(table, partition)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        try:
+            yield temporary
+            os.replace(temporary, final)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self.ensure_view(table)
 
     @contextmanager
     def writer(self, table: str, partition: str | None, schema: dict[str, pl.DataType]) -> Iterator[ChunkWriter]:
         """Stream chunks into the table's file; it appears (atomically) only if the block succeeds."""
-        final = self.table_path(table, partition)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        chunk_writer = ChunkWriter(temporary, schema)
-        try:
-            yield chunk_writer
-            chunk_writer.close()
-            os.replace(temporary, final)
-        except BaseException:
-            chunk_writer.close()
-            temporary.unlink(missing_ok=True)
-            raise
-        self.ensure_view(table)
+        with self._replacing(table, partition) as temporary:
+            chunk_writer = ChunkWriter(temporary, schema)
+            try:
+                yield chunk_writer
+            finally:
+                chunk_writer.close()
 
     def write(self, table: str, frame: pl.DataFrame, partition: str | None = None) -> Path:
         with self.writer(table, partition, dict(frame.schema)) as chunk_writer:
@@ -109,16 +115,9 @@ class Warehouse(dg.ConfigurableResource):
 
     def sink(self, table: str, frame: pl.LazyFrame, partition: str | None = None) -> Path:
         """Stream a lazy frame into the table's file (atomically), without collecting it in memory."""
-        final = self.table_path(table, partition)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        try:
+        with self._replacing(table, partition) as temporary:
             frame.sink_parquet(temporary, compression="zstd")
-            os.replace(temporary, final)
-        finally:
-            temporary.unlink(missing_ok=True)
-        self.ensure_view(table)
-        return final
+        return self.table_path(table, partition)
 
     def count(self, table: str, partitions: Sequence[str] | None = None) -> int:
         return self.scan(table, partitions).select(pl.len()).collect().item()
