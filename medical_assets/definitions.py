@@ -9,6 +9,15 @@ Resources are configured from the environment, never by code edits:
   MEDICAL_ASSETS_EVAL_HUB_ORG)
 - MEDICAL_ASSETS_HEALTHBENCH_FILE  HealthBench JSONL (its user turns join decontamination);
   the bundled demo file by default in "demo" mode
+- MEDICAL_ASSETS_EMBEDDER_MODEL / _DEVICE  the prompt embedder (default: the packaged all-MiniLM-L6-v2, auto)
+- MEDICAL_ASSETS_LABELLER_BACKEND / _MODEL  the domain labeller LLM (default: transformers with the
+  embedded SmolLM2-135M-Instruct; the recipe's is Qwen/Qwen2.5-32B-Instruct); the openai backend reads
+  its server from MEDICAL_ASSETS_LLM_BASE_URL
+- MEDICAL_ASSETS_LLM_BACKEND / _MODEL / _DEVICE / _BATCH_SIZE  the `llm` resource; evaluation takes its
+  device and batching, and the model and backend from the partition's model (`medical_assets.models`)
+- MEDICAL_ASSETS_JUDGE_BACKEND / _MODEL / _BASE_URL  the HealthBench judge (default: the embedded
+  SmolLM2-135M-Instruct, which rarely writes readable grades; published grading used GPT-4.1 via
+  backend "openai", its key from OPENAI_API_KEY)
 """
 
 from __future__ import annotations
@@ -17,23 +26,31 @@ import os
 
 import dagster as dg
 
-from medical_assets.assets import decontamination, evaluation, ingest, quality
+from medical_assets.assets import curation, decontamination, evaluation, healthbench, ingest, quality
+from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.eval_files import EvalFiles
+from medical_assets.resources.llm import LLM
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, quality, evaluation, decontamination]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, evaluation, decontamination]),
+    assets=dg.load_assets_from_modules([ingest, curation, quality, evaluation, decontamination, healthbench]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, curation, quality, evaluation, decontamination]),
     jobs=[
         dg.define_asset_job(
             "ingest_sources",
             selection=dg.AssetSelection.groups("ingest") - dg.AssetSelection.assets("source_summary"),
             partitions_def=ingest.source_partitions,
             description="Ingest one source partition (or a backfill of all) into raw_traces.",
-        )
+        ),
+        dg.define_asset_job(
+            "evaluate_model",
+            selection=dg.AssetSelection.assets("eval_responses", "benchmark_scores"),
+            partitions_def=evaluation.model_benchmark_partitions,
+            description="Responses and score of one model on one benchmark (a backfill: every benchmark).",
+        ),
     ],
     resources={
         "warehouse": warehouse,
@@ -43,6 +60,25 @@ defs = dg.Definitions(
             directory=os.environ.get("MEDICAL_ASSETS_EVAL_DIR") or None,
             hub_org=os.environ.get("MEDICAL_ASSETS_EVAL_HUB_ORG") or None,
             healthbench_file=os.environ.get("MEDICAL_ASSETS_HEALTHBENCH_FILE") or None,
+        ),
+        "embedder": Embedder(
+            model=os.environ.get("MEDICAL_ASSETS_EMBEDDER_MODEL") or None,
+            device=os.environ.get("MEDICAL_ASSETS_EMBEDDER_DEVICE", "auto"),
+        ),
+        "labeller": LLM(
+            backend=os.environ.get("MEDICAL_ASSETS_LABELLER_BACKEND", "transformers"),
+            model=os.environ.get("MEDICAL_ASSETS_LABELLER_MODEL") or None,
+        ),
+        "llm": LLM(
+            backend=os.environ.get("MEDICAL_ASSETS_LLM_BACKEND", "transformers"),
+            model=os.environ.get("MEDICAL_ASSETS_LLM_MODEL") or None,
+            device=os.environ.get("MEDICAL_ASSETS_LLM_DEVICE", "auto"),
+            batch_size=int(os.environ.get("MEDICAL_ASSETS_LLM_BATCH_SIZE", "8")),
+        ),
+        "judge": LLM(
+            backend=os.environ.get("MEDICAL_ASSETS_JUDGE_BACKEND", "transformers"),
+            model=os.environ.get("MEDICAL_ASSETS_JUDGE_MODEL") or None,
+            base_url=os.environ.get("MEDICAL_ASSETS_JUDGE_BASE_URL") or None,
         ),
         "catalog": SourceCatalog(
             mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),

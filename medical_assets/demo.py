@@ -14,6 +14,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from medical_assets.assets.curation import R1_SOURCES
 from medical_assets.definitions import defs, warehouse
 from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
@@ -35,13 +36,19 @@ EXAMPLE_QUERIES = (
 # The event log keeps everything (see `make ui`); the terminal shows warnings and the summary.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
+# Run config of the demo, by op: the recipe's defaults are for millions of rows and 8B-32B models.
+DEMO_OPS: dict[str, dict] = {
+    "prompt_clusters": {"config": {"n_clusters": 32}},  # ~2,400 R1 prompts; the recipe: 50,000 clusters
+    "exemplar_domains": {"config": {"max_prompt_chars": 400}},
+}
+
 
 def _run(instance: dg.DagsterInstance, selection: list[str], partition: str | None = None) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.monotonic()
     result = job.execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey(name) for name in selection], partition_key=partition,
-        raise_on_error=False, run_config=QUIET,
+        raise_on_error=False, run_config={**QUIET, "ops": {op: DEMO_OPS[op] for op in selection if op in DEMO_OPS}},
     )
     label = f"{', '.join(selection)}" + (f" [{partition}]" if partition else "")
     if not result.success:
@@ -53,7 +60,11 @@ def _run(instance: dg.DagsterInstance, selection: list[str], partition: str | No
 def demo_steps() -> list[tuple[list[str], str | None]]:
     """The runs of the demo, in graph order: (assets, partition or None)."""
     steps: list[tuple[list[str], str | None]] = [(["raw_traces", "raw_trace_rejects"], s) for s in SOURCE_NAMES]
-    steps += [(["source_summary"], None), (["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
+    steps += [(["source_summary"], None)]
+    steps += [(["prompt_embeddings"], s) for s in R1_SOURCES]
+    steps += [([name], None) for name in ("prompt_clusters", "cluster_exemplars", "exemplar_domains", "cluster_domains")]
+    steps += [(["domain_traces", "domain_rejects"], None)]
+    steps += [(["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
     steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
               (["contamination_report"], None)]

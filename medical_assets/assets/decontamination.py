@@ -134,7 +134,8 @@ def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetC
           group_name="decontamination", kinds={"polars", "duckdb"})
 def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
     """Hits per source and benchmark, and rows removed per source; also creates the audit views
-    `removed_samples` (why and where each sample left) and `source_funnel` (rows per source per stage)."""
+    `removed_samples` (why and where each sample left: domain curation, quality filters, contamination)
+    and `source_funnel` (rows per source per stage)."""
     traces = warehouse.scan("quality_traces").select("sample_id", "source").unique()
     report = (
         contamination_evidence(warehouse).join(traces, on="sample_id", how="left")
@@ -155,6 +156,10 @@ def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
 
 
 REMOVED_SAMPLES_SQL = """
+SELECT sample_id, source, source_row, 'curation' AS stage, 'domain ' || domain AS reason,
+       NULL AS benchmark, NULL AS question_id, reason AS evidence
+FROM domain_rejects
+UNION ALL
 SELECT sample_id, source, source_row, 'quality' AS stage, filter AS reason,
        NULL AS benchmark, NULL AS question_id, printf('%g (limit %s)', value, threshold) AS evidence
 FROM quality_rejects
@@ -171,14 +176,19 @@ JOIN quality_traces t USING (sample_id)
 SOURCE_FUNNEL_SQL = """
 WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source),
      ingest AS (SELECT source, count(*) AS ingest_rejected FROM raw_trace_rejects GROUP BY source),
+     curation AS (SELECT source, count(*) AS domain_removed FROM domain_rejects GROUP BY source),
      candidates AS (SELECT source, part, count(*) AS candidates FROM candidate_traces GROUP BY ALL),
      quality AS (SELECT source, count(*) AS quality_removed FROM quality_rejects GROUP BY source),
      contamination AS (SELECT source, count(*) AS contamination_removed FROM decontamination_rejects GROUP BY source),
      kept AS (SELECT source, count(*) AS kept FROM decontaminated_traces GROUP BY source)
-SELECT c.part, c.source, coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
-       coalesce(i.ingest_rejected, 0) AS ingest_rejected, c.candidates,
+SELECT coalesce(c.part, 'curated_r1') AS part, s.source,
+       coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
+       coalesce(i.ingest_rejected, 0) AS ingest_rejected, coalesce(d.domain_removed, 0) AS domain_removed,
+       coalesce(c.candidates, 0) AS candidates,
        coalesce(q.quality_removed, 0) AS quality_removed, coalesce(x.contamination_removed, 0) AS contamination_removed,
        coalesce(k.kept, 0) AS kept
-FROM candidates c LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
-LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source) LEFT JOIN kept k USING (source)
+FROM (SELECT source FROM candidates UNION SELECT source FROM curation) s
+LEFT JOIN candidates c USING (source) LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
+LEFT JOIN curation d USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
+LEFT JOIN kept k USING (source)
 """

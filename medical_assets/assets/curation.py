@@ -1,0 +1,300 @@
+"""Curation of the R1 traces: embed prompts, cluster them, label each cluster's
+domain by a vote of LLM labels on its exemplars, keep the Medical and Biology ones."""
+
+import time
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from pydantic import Field
+
+from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.metadata import markdown_table
+from medical_assets.core.clustering import (
+    CONTENT_FREE_QUESTIONS, DOMAIN_INSTRUCTIONS, DOMAINS, agreement, calibrate, domain_prompt, label_probabilities, nearest_exemplars,
+    probability_struct, spherical_kmeans, vote,
+)
+from medical_assets.recipe import RECIPE
+from medical_assets.resources.embedder import Embedder
+from medical_assets.resources.llm import LLM
+from medical_assets.resources.sources import SourceCatalog
+from medical_assets.resources.storage import Warehouse
+from medical_assets.sample import reference_domains
+from medical_assets.sources import SOURCES
+
+R1_SOURCES = [spec.name for spec in SOURCES if spec.part == "curated_r1"]
+r1_source_partitions = dg.StaticPartitionsDefinition(R1_SOURCES)
+ROW_KEYS = ["source", "source_row"]
+EMBED_CHUNK_ROWS = 8_192
+LABEL_CHUNK_ROWS = 256
+PROGRESS_EVERY_S = 10.0
+
+
+class ClusteringConfig(dg.Config):
+    n_clusters: int = Field(default=RECIPE.curation.n_clusters, description="k of k-means (the recipe: 50,000).")
+    niter: int = Field(default=20, description="k-means iterations.")
+    seed: int = Field(default=1234, description="Seed of the centroid initialisation and training sample.")
+    device: str = Field(default="auto", description="auto (faiss-gpu when present), cpu or gpu.")
+
+
+class ExemplarConfig(dg.Config):
+    per_cluster: int = Field(default=RECIPE.curation.exemplars_per_cluster, description="Prompts nearest each centre.")
+
+
+class LabelConfig(dg.Config):
+    max_prompt_chars: int = Field(default=1_500, description="Exemplar text shown to the labeller, cut here.")
+    calibrate: bool = Field(
+        default=True, description="Divide out the labeller's prior over the labels, measured on content-free "
+        "questions (contextual calibration); the raw probabilities are kept beside the calibrated ones.")
+
+
+class DomainConfig(dg.Config):
+    kept_domains: list[str] = Field(default=list(RECIPE.curation.kept_domains), description="Cluster labels kept.")
+
+
+@dg.asset(
+    partitions_def=r1_source_partitions,
+    deps=[dg.AssetDep("raw_traces", partition_mapping=dg.IdentityPartitionMapping())],
+    group_name="curation",
+    kinds={"sentence_transformers", "parquet"},
+)
+def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, warehouse: Warehouse):
+    """Each R1 prompt embedded (all-MiniLM-L6-v2 by default, 384-d, L2-normalized float32, stored as a
+    fixed-size array column). Incremental: rows whose `sample_id` was embedded before by the same
+    embedder are reused, so a grown source embeds only its new rows."""
+    source = context.partition_key
+    rows = warehouse.read("raw_traces", [source]).select("sample_id", *ROW_KEYS, "prompt")
+    info = embedder.describe()
+    name = f"{info['model']} ({info['precision']})"
+    dim = info["dimension"]
+    previous = _previous_embeddings(warehouse, source, name)
+    known = rows.join(previous, on="sample_id", how="inner") if previous is not None else None
+    todo = rows.join(previous, on="sample_id", how="anti") if previous is not None else rows
+    schema = {"sample_id": pl.String, "source": pl.String, "source_row": pl.Int64, "embedder": pl.String,
+              "embedding": pl.Array(pl.Float32, dim)}
+    started = last_report = time.perf_counter()
+    with warehouse.writer("prompt_embeddings", source, schema) as out:
+        if known is not None and known.height:
+            out.write(known.with_columns(embedder=pl.lit(name)).select(*schema))
+        for start in range(0, todo.height, EMBED_CHUNK_ROWS):
+            chunk = todo.slice(start, EMBED_CHUNK_ROWS)
+            vectors = embedder.encode(chunk["prompt"].to_list())
+            out.write(chunk.select("sample_id", *ROW_KEYS).with_columns(
+                embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, dim))))
+            if time.perf_counter() - last_report > PROGRESS_EVERY_S:
+                last_report = time.perf_counter()
+                context.log.info(f"embedded {start + chunk.height:,} / {todo.height:,} prompts of {source}")
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows.height,
+        "rows_reused": rows.height - todo.height,
+        "rows_embedded": todo.height,
+        "prompts_per_s": round(todo.height / seconds, 1) if todo.height else None,
+        "seconds": round(seconds, 2),
+        "embedder": info,
+    })
+
+
+def _previous_embeddings(warehouse: Warehouse, source: str, embedder_name: str) -> pl.DataFrame | None:
+    if not warehouse.exists("prompt_embeddings", source):
+        return None
+    return (
+        warehouse.scan("prompt_embeddings", [source])
+        .filter(pl.col("embedder") == embedder_name)
+        .select("sample_id", "embedding")
+        .unique("sample_id")
+        .collect()
+    )
+
+
+@dg.asset(deps=["prompt_embeddings"], group_name="curation", kinds={"faiss", "parquet"})
+def prompt_clusters(context: dg.AssetExecutionContext, config: ClusteringConfig, warehouse: Warehouse):
+    """Spherical k-means of every R1 prompt embedding with faiss (the recipe: 50,000 clusters):
+    each row's `cluster` and cosine `distance` to its centroid."""
+    embeddings = warehouse.read("prompt_embeddings", R1_SOURCES)
+    if config.device not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"ClusteringConfig.device={config.device!r}: use auto, cpu or gpu")
+    gpu = None if config.device == "auto" else config.device == "gpu"
+    result = spherical_kmeans(
+        embeddings["embedding"].to_numpy(), config.n_clusters, seed=config.seed, niter=config.niter, gpu=gpu,
+    )
+    clusters = embeddings.select("sample_id", *ROW_KEYS).with_columns(
+        cluster=pl.Series(result.assignment), distance=pl.Series(result.distance),
+    )
+    warehouse.write("prompt_clusters", clusters)
+    sizes = clusters.group_by("cluster").len("size")["size"]
+    context.log.info(f"k-means: {clusters.height:,} rows into {config.n_clusters:,} clusters "
+                     f"with {result.backend} in {result.seconds:.1f} s")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": clusters.height,
+        "n_clusters": config.n_clusters,
+        "non_empty_clusters": sizes.len(),
+        "backend": result.backend,
+        "faiss": _faiss_version(),
+        "inertia": round(result.inertia, 3),
+        "mean_distance": round(float(result.distance.mean()), 4),
+        "seconds": round(result.seconds, 2),
+        "seed": config.seed,
+        "niter": config.niter,
+        "cluster_sizes": dg.MetadataValue.md(_size_histogram(sizes, config.n_clusters)),
+    })
+
+
+def _faiss_version() -> str:
+    import faiss
+
+    return faiss.__version__
+
+
+def _size_histogram(sizes: pl.Series, n_clusters: int) -> str:
+    """Cluster sizes in power-of-two buckets, as a Markdown bar chart."""
+    empty = n_clusters - sizes.len()
+    buckets = (sizes.cast(pl.Float64).log(2).floor().cast(pl.Int64)).value_counts().sort(sizes.name)
+    bar_scale = 40 / max(int(buckets["count"].max()), 1)
+    rows = [{"rows per cluster": "0 (empty)", "clusters": empty, "": ""}] if empty else []
+    for power, count in buckets.iter_rows():
+        low, high = 2 ** power, 2 ** (power + 1) - 1
+        rows.append({"rows per cluster": f"{low}" if low == high else f"{low}-{high}", "clusters": count,
+                     "": "█" * max(1, round(count * bar_scale))})
+    summary = (f"min {sizes.min()}, median {sizes.median():g}, max {sizes.max()}, "
+               f"singletons {int((sizes == 1).sum())}\n\n")
+    return summary + markdown_table(pl.DataFrame(rows), max_rows=64)
+
+
+@dg.asset(deps=["prompt_clusters", "raw_traces"], group_name="curation", kinds={"polars", "parquet"})
+def cluster_exemplars(context: dg.AssetExecutionContext, config: ExemplarConfig, warehouse: Warehouse):
+    """The prompts nearest each cluster's centre (the recipe: 10; all of a smaller cluster), with their text."""
+    clusters = warehouse.read("prompt_clusters")
+    exemplars = nearest_exemplars(clusters, config.per_cluster)
+    prompts = warehouse.scan("raw_traces", R1_SOURCES).select("sample_id", *ROW_KEYS, "prompt")
+    exemplars = exemplars.join(prompts.collect(), on=["sample_id", *ROW_KEYS], how="left")
+    warehouse.write("cluster_exemplars", exemplars)
+    per_cluster = exemplars.group_by("cluster").len("n")
+    short = per_cluster.filter(pl.col("n") < config.per_cluster)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": exemplars.height,
+        "clusters": per_cluster.height,
+        "per_cluster": config.per_cluster,
+        "clusters_with_fewer": short.height,
+        "preview": dg.MetadataValue.md(markdown_table(
+            exemplars.select("cluster", "rank", "distance", "source", "prompt").head(12), max_chars=70)),
+    })
+
+
+@dg.asset(deps=["cluster_exemplars"], group_name="curation", kinds={"pytorch", "parquet"})
+def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, labeller: LLM, warehouse: Warehouse):
+    """Each exemplar's domain from the labeller LLM (the recipe: Qwen2.5-32B-Instruct), constrained to
+    a closed set of labels: every label's log-probability as the reply is scored and the most likely
+    one taken, so the answer cannot fall outside the set. The labeller's lean to some labels, measured
+    on content-free questions, is divided out (contextual calibration; config). Per-label
+    probabilities are kept, raw and calibrated."""
+    exemplars = warehouse.read("cluster_exemplars")
+    labels = list(DOMAINS)
+    started = last_report = time.perf_counter()
+    prior = label_probabilities(
+        labeller.choose([domain_prompt(q, config.max_prompt_chars) for q in CONTENT_FREE_QUESTIONS], labels), labels,
+    ).mean(axis=0)
+    raw = []
+    for start in range(0, exemplars.height, LABEL_CHUNK_ROWS):
+        texts = exemplars["prompt"].slice(start, LABEL_CHUNK_ROWS).to_list()
+        scores = labeller.choose([domain_prompt(t, config.max_prompt_chars) for t in texts], labels)
+        raw.append(label_probabilities(scores, labels))
+        if time.perf_counter() - last_report > PROGRESS_EVERY_S:
+            last_report = time.perf_counter()
+            context.log.info(f"labelled {start + len(texts):,} / {exemplars.height:,} exemplars")
+    raw_probs = np.concatenate(raw) if raw else np.zeros((0, len(labels)))
+    probs = calibrate(raw_probs, prior) if config.calibrate else raw_probs
+    calibrated = config.calibrate and probs is not raw_probs
+    labelled = exemplars.select("cluster", "rank", "sample_id", *ROW_KEYS).with_columns(
+        domain=pl.Series([labels[i] for i in probs.argmax(axis=1)], dtype=pl.String),
+        probabilities=probability_struct(probs, labels),
+        raw_probabilities=probability_struct(raw_probs, labels),
+    )
+    warehouse.write("exemplar_domains", labelled)
+    seconds = time.perf_counter() - started
+    counts = labelled.group_by("domain").len("exemplars").sort("exemplars", descending=True)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": labelled.height,
+        "labeller": labeller.describe(),
+        "labels": labels,
+        "instructions": DOMAIN_INSTRUCTIONS,
+        "max_prompt_chars": config.max_prompt_chars,
+        "calibrated": calibrated,
+        "label_prior": {label: round(float(p), 4) for label, p in zip(labels, prior)},
+        "seconds": round(seconds, 2),
+        "exemplars_per_s": round(labelled.height / seconds, 2) if labelled.height else None,
+        "mean_top_probability": round(float(probs.max(axis=1).mean()), 4) if len(probs) else None,
+        "labels_given": dg.MetadataValue.md(markdown_table(counts)),
+    })
+
+
+@dg.asset(deps=["exemplar_domains"], group_name="curation", kinds={"polars", "parquet"})
+def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, warehouse: Warehouse):
+    """Each cluster's domain: the majority label of its exemplars; a tie goes to the tied label with the
+    highest summed probability, then to the first in the label list. The vote counts are kept.
+
+    On the demo corpus, whose rows have known domains, the metadata reports how well the cluster
+    labels agree with them."""
+    domains = vote(warehouse.read("exemplar_domains"))
+    warehouse.write("cluster_domains", domains)
+    counts = domains.group_by("domain").len("clusters").sort("clusters", descending=True)
+    metadata = {
+        "dagster/row_count": domains.height,
+        "ties_broken": int(domains["tie_broken"].sum()),
+        "clusters_by_domain": dg.MetadataValue.md(markdown_table(counts)),
+    }
+    if catalog.mode == "demo":
+        assigned = warehouse.read("prompt_clusters").join(domains.select("cluster", "domain"), on="cluster")
+        score = agreement(assigned, reference_domains(), RECIPE.curation.kept_domains)
+        metadata |= {f"agreement_{key}": round(value, 4) for key, value in score.items()}
+        context.log.info(f"cluster labels vs the demo corpus's known domains: {score}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("domain_traces", deps=["raw_traces", "prompt_clusters", "cluster_domains"],
+                     group_name="curation", kinds={"polars", "parquet"},
+                     description="R1 traces whose cluster is labelled with a kept domain (Medical, Biology)."),
+        dg.AssetSpec("domain_rejects", deps=["raw_traces", "prompt_clusters", "cluster_domains"],
+                     group_name="curation", kinds={"polars", "parquet"},
+                     description="R1 traces of clusters with another domain: the cluster and its label."),
+    ],
+    check_specs=[dg.AssetCheckSpec("rows_accounted", asset="domain_traces", blocking=True)],
+)
+def domain_traces(context: dg.AssetExecutionContext, config: DomainConfig, warehouse: Warehouse):
+    """Keep the R1 traces of clusters labelled with a kept domain; every other row is rejected with
+    its cluster's label as the reason."""
+    unknown = sorted(set(config.kept_domains) - set(DOMAINS))
+    if unknown:
+        raise ValueError(f"DomainConfig.kept_domains has labels outside the label set: {unknown}; use {DOMAINS}")
+    traces = warehouse.scan("raw_traces", R1_SOURCES)
+    labelled = traces.join(
+        warehouse.scan("prompt_clusters").select("sample_id", *ROW_KEYS, "cluster"), on=["sample_id", *ROW_KEYS],
+        how="left",
+    ).join(warehouse.scan("cluster_domains").select("cluster", "domain"), on="cluster", how="left")
+    missing = labelled.filter(pl.col("domain").is_null()).group_by("source").len().collect()
+    if missing.height:
+        raise RuntimeError(
+            "rows of raw_traces without a labelled cluster: "
+            + ", ".join(f"{s}: {n:,}" for s, n in missing.iter_rows())
+            + ". Re-materialize prompt_embeddings for those sources, then prompt_clusters and what follows."
+        )
+    kept = pl.col("domain").is_in(config.kept_domains)
+    warehouse.sink("domain_traces", labelled.filter(kept))
+    warehouse.sink("domain_rejects", labelled.filter(~kept).select(
+        "sample_id", *ROW_KEYS, "cluster", "domain",
+        reason=pl.format("cluster {} labelled {}", pl.col("cluster"), pl.col("domain")),
+    ))
+    by_source = labelled.group_by("source").agg(
+        rows=pl.len(), kept=kept.sum(), **{d: (pl.col("domain") == d).sum() for d in DOMAINS}
+    ).sort("source").collect()
+    yield dg.MaterializeResult(asset_key="domain_traces", metadata={
+        "dagster/row_count": warehouse.count("domain_traces"),
+        "kept_domains": config.kept_domains,
+        "rows_by_source_and_domain": dg.MetadataValue.md(markdown_table(by_source)),
+    })
+    yield dg.MaterializeResult(asset_key="domain_rejects",
+                               metadata={"dagster/row_count": warehouse.count("domain_rejects")})
+    yield row_accounting_check("rows_accounted", "domain_traces", traces, warehouse.scan("domain_traces"),
+                               warehouse.scan("domain_rejects"), ROW_KEYS)
