@@ -175,3 +175,27 @@ def test_audit_funnel_adds_up_per_source(demo_home):
     for source, read, ingest, domain, candidates, quality, contamination, kept in funnel:
         assert read - ingest - domain == candidates, source
         assert candidates - quality - contamination == kept, source
+
+
+def test_audit_why_an_r1_trace_was_left_out_by_domain_curation(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (sample_id, domain) = con.execute("SELECT sample_id, domain FROM domain_rejects ORDER BY sample_id LIMIT 1").fetchone()
+        why = con.execute("SELECT stage, reason, evidence FROM removed_samples WHERE sample_id = ?", [sample_id]).fetchall()
+        exemplars = con.execute(
+            "SELECT e.rank, e.domain, e.probabilities, left(x.prompt, 80) AS prompt FROM prompt_clusters c "
+            "JOIN exemplar_domains e USING (cluster) JOIN cluster_exemplars x USING (cluster, rank) "
+            "WHERE c.sample_id = ? ORDER BY e.rank", [sample_id]).fetchall()
+    assert why == [("curation", f"domain {domain}", why[0][2])] and why[0][2].endswith(f"labelled {domain}")
+    assert 1 <= len(exemplars) <= 10
+
+
+def test_cluster_labels_are_scored_against_the_known_domains(demo_home):
+    home, _ = demo_home
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    event = instance.get_latest_materialization_event(dg.AssetKey("cluster_domains"))
+    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert metadata["agreement_rows"] > 2000
+    # MiniLM clusters are mostly one domain each; the 135M labeller is the weak link.
+    assert metadata["agreement_cluster_purity"] > 0.8
+    assert 0 <= metadata["agreement_accuracy"] <= metadata["agreement_cluster_purity"]
