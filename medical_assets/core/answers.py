@@ -260,18 +260,30 @@ def _last_statement(region: str, choices: _Choices) -> str | None:
     return _read_statement(tail, choices)
 
 
-def _option_text_on_last_line(region: str, choices: _Choices) -> str | None:
-    stripped = region.rstrip()
-    last = stripped[stripped.rfind("\n") + 1:]
-    found = _by_text(last, choices)
+def _option_on_line(line: str, choices: _Choices) -> str | None:
+    """The option a line is by itself: its text, or "K. text" with K's own text."""
+    found = _by_text(line, choices)
     if found:
         return found
-    with_text = _LETTER_WITH_TEXT.fullmatch(_clean(last))
+    with_text = _LETTER_WITH_TEXT.fullmatch(_clean(line))
     if with_text:
         letter = with_text.group(1) or with_text.group(2) or with_text.group(3)
         if _by_text(with_text.group(4), choices) == letter:
             return letter
     return None
+
+
+def _option_text_on_last_line(region: str, choices: _Choices) -> str | None:
+    """The option alone on the last line, unless other lines are options too (a response that
+    only repeats the list of options chose none of them)."""
+    lines = [line for line in region.rstrip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    found = _option_on_line(lines[-1], choices)
+    if found is None:
+        return None
+    listed = {_option_on_line(line, choices) for line in lines[:-1]} - {None, found}
+    return None if listed else found
 
 
 def _letter(found: str | None) -> str | None:

@@ -189,6 +189,11 @@ def test_option_text_alone_on_the_last_line_is_read():
     assert extract_choice(response, ANTIPLATELET) == "C"
 
 
+def test_a_response_that_only_repeats_the_options_chose_none():
+    response = "A. Aspirin alone\nB. Bleeding\nC. Clopidogrel\nD. Dipyridamole"
+    assert extract_choice(response, ANTIPLATELET) is None
+
+
 def test_last_line_matching_two_identical_options_is_none():
     options = {"A": "Clopidogrel", "B": "Aspirin", "C": "clopidogrel ", "D": "Heparin"}
     assert extract_choice(REASONING + "We would give:\nClopidogrel", options) is None
