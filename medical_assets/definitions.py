@@ -13,6 +13,8 @@ Resources are configured from the environment, never by code edits:
 - MEDICAL_ASSETS_LABELLER_BACKEND / _MODEL  the domain labeller LLM (default: transformers with the
   embedded SmolLM2-135M-Instruct; the recipe's is Qwen/Qwen2.5-32B-Instruct); the openai backend reads
   its server from MEDICAL_ASSETS_LLM_BASE_URL
+- MEDICAL_ASSETS_GENERATOR_BACKEND / _MODEL  the synthetic-QA generator LLM (default: the embedded model;
+  the recipe's is Qwen/QwQ-32B)
 - MEDICAL_ASSETS_LLM_BACKEND / _MODEL / _DEVICE / _BATCH_SIZE  the `llm` resource; evaluation takes its
   device and batching, and the model and backend from the partition's model (`medical_assets.models`)
 - MEDICAL_ASSETS_JUDGE_BACKEND / _MODEL / _BASE_URL  the HealthBench judge (default: the embedded
@@ -26,7 +28,9 @@ import os
 
 import dagster as dg
 
-from medical_assets.assets import curation, decontamination, evaluation, healthbench, ingest, quality
+from medical_assets.assets import (
+    curation, decontamination, evaluation, healthbench, ingest, mix, quality, synthetic, training,
+)
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.llm import LLM
@@ -34,10 +38,11 @@ from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
+MODULES = [ingest, curation, synthetic, quality, decontamination, mix, training, evaluation, healthbench]
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, curation, quality, evaluation, decontamination, healthbench]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, curation, quality, evaluation, decontamination]),
+    assets=dg.load_assets_from_modules(MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(MODULES),
     jobs=[
         dg.define_asset_job(
             "ingest_sources",
@@ -73,12 +78,18 @@ defs = dg.Definitions(
             backend=os.environ.get("MEDICAL_ASSETS_LLM_BACKEND", "transformers"),
             model=os.environ.get("MEDICAL_ASSETS_LLM_MODEL") or None,
             device=os.environ.get("MEDICAL_ASSETS_LLM_DEVICE", "auto"),
-            batch_size=int(os.environ.get("MEDICAL_ASSETS_LLM_BATCH_SIZE", "8")),
+            batch_size=int(os.environ.get("MEDICAL_ASSETS_LLM_BATCH_SIZE", "16")),
         ),
         "judge": LLM(
             backend=os.environ.get("MEDICAL_ASSETS_JUDGE_BACKEND", "transformers"),
             model=os.environ.get("MEDICAL_ASSETS_JUDGE_MODEL") or None,
             base_url=os.environ.get("MEDICAL_ASSETS_JUDGE_BASE_URL") or None,
+        ),
+        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        "generator": LLM(
+            backend=os.environ.get("MEDICAL_ASSETS_GENERATOR_BACKEND", "transformers"),
+            model=os.environ.get("MEDICAL_ASSETS_GENERATOR_MODEL") or None,
+            batch_size=16,
         ),
         "catalog": SourceCatalog(
             mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),

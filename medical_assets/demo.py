@@ -2,8 +2,9 @@
 
 Runs are recorded in the Dagster instance of $DAGSTER_HOME, so `make ui`
 shows them afterwards. Partitioned stages run one partition per run, in
-graph order; the script ends by printing where the results are and how to
-query them.
+graph order; the embedded SmolLM2 is registered as a model and evaluated on
+the ten benchmarks and HealthBench. The script ends by printing where the
+results are, how to query them, and the leaderboard.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import dagster as dg
 import polars as pl
 
 from medical_assets.assets.curation import R1_SOURCES
+from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.definitions import defs, warehouse
-from medical_assets.eval_sets import EVAL_SET_KEYS
+from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS
+from medical_assets.models import EMBEDDED_MODEL, ModelSpec, evaluation_partitions, register_model
 from medical_assets.sources import SOURCE_NAMES
 
 EXAMPLE_QUERIES = (
@@ -27,9 +30,25 @@ EXAMPLE_QUERIES = (
     "SELECT q.benchmark, count(*) AS questions, count(DISTINCT q.question) AS unique_questions,\n"
     "       (SELECT count(*) FROM eval_question_rejects r WHERE r.benchmark = q.benchmark) AS rejected\n"
     "FROM eval_questions q GROUP BY q.benchmark ORDER BY q.benchmark;",
+    "-- one row of the SFT mix, back through every stage to its raw source row\n"
+    "SELECT m.part, m.source, m.source_row, m.sample_id, m.tokens, c.part AS candidate_part,\n"
+    "       dt.cluster, dt.domain, left(r.prompt, 60) AS raw_prompt\n"
+    "FROM sft_mix m\n"
+    "JOIN decontaminated_traces USING (sample_id, source, source_row)\n"
+    "JOIN quality_traces USING (sample_id, source, source_row)\n"
+    "JOIN candidate_traces c USING (sample_id, source, source_row)\n"
+    "LEFT JOIN domain_traces dt USING (sample_id, source, source_row)\n"
+    "JOIN raw_traces r ON r.source = m.source AND r.source_row = m.source_row\n"
+    "WHERE m.part = 'curated_r1' ORDER BY m.sample_id LIMIT 1;",
     "-- one trace, traced back to its raw row\n"
     "SELECT sample_id, source, source_row, left(prompt, 80) AS prompt, left(response, 60) AS response\n"
     "FROM raw_traces WHERE source = 'openthoughts2' ORDER BY source_row LIMIT 5;",
+    "-- each model's score per benchmark, with its 95% interval and how many responses stated no answer\n"
+    "SELECT model, benchmark, rows, round(100 * accuracy, 2) AS accuracy, round(100 * ci_low, 1) AS low,\n"
+    "       round(100 * ci_high, 1) AS high, unanswered FROM benchmark_scores ORDER BY model, benchmark;",
+    "-- the leaderboard: evaluated models beside the model card's II-Medical-8B\n"
+    "SELECT model, reference, round(Avg, 2) AS Avg, Avg_stated, round(HealthBench, 1) AS HealthBench, missing\n"
+    "FROM leaderboard ORDER BY reference, model;",
 )
 
 
@@ -40,6 +59,20 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DEMO_OPS: dict[str, dict] = {
     "prompt_clusters": {"config": {"n_clusters": 32}},  # ~2,400 R1 prompts; the recipe: 50,000 clusters
     "exemplar_domains": {"config": {"max_prompt_chars": 400}},
+    "synthetic_seed_questions": {"config": {"sample_size": 4}},  # the recipe: 183,000 / 10,000 / 32,700
+    "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 48, "chunk_questions": 8}},
+    # A few CPU steps through the real Pipes + TRL + DeepSpeed path (the recipe: 8 epochs, batch 128, 16k tokens).
+    "sft_checkpoint": {"config": {"max_rows": 64, "max_length": 512, "global_batch_size": 2, "per_device_batch_size": 1,
+                                  "max_steps": 4, "save_steps": 4, "gradient_checkpointing": False,
+                                  "learning_rate": 1e-4}},
+    "dapo_prompts": {"config": {"max_prompts": 32}},
+    "dapo_checkpoint": {"config": {"num_generations": 4, "per_device_batch_size": 4, "max_completion_length": 64,
+                                   "overlong_buffer": 16, "max_steps": 1, "max_refill_rounds": 1, "save_steps": 10,
+                                   "gradient_checkpointing": False}},
+    # A 135M model on 2 CPU cores: short answers (the recipe allows 30,768 tokens), one sample per question.
+    "eval_responses": {"config": {"max_new_tokens": 32, "questions_per_chunk": 64}},
+    "healthbench_scores": {"config": {"max_new_tokens": 48, "judge_max_new_tokens": 48, "judge_retries": 1,
+                                      "max_examples": 2}},
 }
 
 
@@ -64,16 +97,22 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps += [(["prompt_embeddings"], s) for s in R1_SOURCES]
     steps += [([name], None) for name in ("prompt_clusters", "cluster_exemplars", "exemplar_domains", "cluster_domains")]
     steps += [(["domain_traces", "domain_rejects"], None)]
+    steps += [(["synthetic_seed_questions", "synthetic_seed_rejects"], s) for s in SEED_SETS]
+    steps += [(["synthetic_traces", "synthetic_attempts", "synthetic_rejects"], s) for s in SEED_SETS]
     steps += [(["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
     steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
-              (["contamination_report"], None)]
+              (["contamination_report"], None), (["sft_mix", "sft_mix_rejects", "sft_messages"], None)]
+    steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts"], None), (["dapo_checkpoint"], None)]
+    steps += [(["eval_responses", "benchmark_scores"], key) for key in evaluation_partitions(EMBEDDED_MODEL)]
+    steps += [(["healthbench_grades", "healthbench_scores"], EMBEDDED_MODEL), (["leaderboard"], None)]
     return steps
 
 
 def main() -> None:
     instance = dg.DagsterInstance.get()
     print(f"Materializing the asset graph into {warehouse.root}")
+    register_model(ModelSpec(EMBEDDED_MODEL), instance, warehouse.root)  # the model evaluated by the demo
     for selection, partition in demo_steps():
         _run(instance, selection, partition)
     warehouse.refresh_views()
@@ -86,6 +125,16 @@ def main() -> None:
     print(f"\nQuery it with `make sql` or any DuckDB client on {warehouse.duckdb_path}, for example:\n")
     for query in EXAMPLE_QUERIES:
         print(query + "\n")
+    _print_leaderboard()
+
+
+def _print_leaderboard() -> None:
+    columns = [spec.column for spec in EVAL_SETS]
+    table = warehouse.read("leaderboard").select("model", *columns, "Avg", "Avg_stated", "HealthBench")
+    print("Leaderboard (accuracy %; 95% intervals, missing benchmarks and decoding in the `leaderboard` view):")
+    with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=250, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, float_precision=2):
+        print(table)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,21 @@ class Evaluation:
         )
     )
     healthbench_examples: int = 5_000
+    max_new_tokens: int = 30_768  # II-Medical-Evaluation's max_tokens: room for long reasoning
+    # HealthBench grading as published (openai/simple-evals): one judge call per rubric item.
+    healthbench_judge: str = "gpt-4.1-2025-04-14"
+    healthbench_judge_temperature: float = 0.5
+    # The model card's II-Medical-8B row: accuracy (%) by leaderboard column, the Avg it states
+    # (the recomputed mean of the ten is 70.43) and its HealthBench score (about 40%).
+    reference_model: str = "II-Medical-8B"
+    reference_scores: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(
+            {"MedMC": 71.57, "MedQA": 87.82, "PubMed": 78.2, "MMLU-P": 80.46, "GPQA": 67.18, "Lancet": 70.38,
+             "MedB-4": 78.25, "MedB-5": 72.07, "MedX": 25.26, "NEJM": 73.13}
+        )
+    )
+    reference_avg_stated: float = 70.49
+    reference_healthbench: float = 40.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def demo_home(tmp_path_factory) -> tuple[Path, str]:
            "MEDICAL_ASSETS_SOURCES": "demo"}
     env.pop("MEDICAL_ASSETS_SOURCE_OVERRIDES", None)
     result = subprocess.run([sys.executable, "-m", "medical_assets.demo"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return home, result.stdout
 
@@ -199,3 +199,17 @@ def test_cluster_labels_are_scored_against_the_known_domains(demo_home):
     # MiniLM clusters are mostly one domain each; the 135M labeller is the weak link.
     assert metadata["agreement_cluster_purity"] > 0.8
     assert 0 <= metadata["agreement_accuracy"] <= metadata["agreement_cluster_purity"]
+
+
+def test_every_row_of_the_mix_passed_decontamination_and_keeps_its_lineage(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (outside,) = con.execute("SELECT count(*) FROM sft_mix ANTI JOIN decontaminated_traces "
+                                 "USING (sample_id, source, source_row)").fetchone()
+        (no_raw_row,) = con.execute("SELECT count(*) FROM sft_mix m ANTI JOIN raw_traces r "
+                                    "ON r.source = m.source AND r.source_row = m.source_row").fetchone()
+        parts = dict(con.execute("SELECT part, count(*) FROM sft_mix GROUP BY part").fetchall())
+        (attempts,) = con.execute("SELECT count(*) FROM synthetic_attempts").fetchone()
+    assert outside == 0 and no_raw_row == 0
+    assert {"curated_r1", "public_medical", "math"} <= set(parts)
+    assert attempts >= 12  # every seed question of the demo was tried at least once

@@ -1,12 +1,26 @@
-"""Evaluation: the ten benchmarks' questions (scoring lands here as it is built)."""
+"""Evaluation on the ten benchmarks: questions, each model's responses, scores, the leaderboard.
+
+Responses and scores are partitioned by model (the `models` dynamic partitions, see
+`medical_assets.models`) x benchmark; the leaderboard puts every evaluated model beside
+the model card's II-Medical-8B row.
+"""
+
+import shutil
+import time
+from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from medical_assets.assets.accounting import positions, row_accounting_check
-from medical_assets.assets.metadata import markdown_table, reasons_markdown
-from medical_assets.core.eval_questions import normalize_questions
-from medical_assets.eval_sets import EVAL_SET_KEYS, eval_set
+from medical_assets.assets.metadata import bar_chart, leaderboard_markdown, markdown_table, reasons_markdown
+from medical_assets.core import scores
+from medical_assets.core.eval_questions import normalize_questions, prompt_template_hash, questions_hash, with_prompts
+from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS, eval_set
+from medical_assets.models import loaded_revision, model_partitions, model_spec
+from medical_assets.recipe import RECIPE
 from medical_assets.resources.eval_files import EvalFiles
+from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 
 benchmark_partitions = dg.StaticPartitionsDefinition(list(EVAL_SET_KEYS))
@@ -59,3 +73,157 @@ def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, war
         warehouse.scan("eval_questions", [spec.key]), warehouse.scan("eval_question_rejects", [spec.key]),
         ["position"],
     )
+
+
+model_benchmark_partitions = dg.MultiPartitionsDefinition({"model": model_partitions, "benchmark": benchmark_partitions})
+EVALUATION = RECIPE.evaluation
+
+
+class EvalConfig(dg.Config):
+    """How responses are generated; every field but `questions_per_chunk` and `reuse_responses`
+    is part of the settings hash that decides which stored responses can be reused."""
+
+    max_new_tokens: int = EVALUATION.max_new_tokens
+    samples_per_question: int = 1  # rollouts per question; a row scores their mean
+    temperature: float = EVALUATION.temperature
+    top_p: float = EVALUATION.top_p
+    seed: int = 0  # chunk k samples with seed + k
+    questions_per_chunk: int = 64  # generated in one call, then stored: the unit of resume
+    reuse_responses: bool = True  # False: discard stored responses of these settings and regenerate
+
+
+def _model_and_benchmark(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys["model"], keys["benchmark"]
+
+
+@dg.asset(
+    partitions_def=model_benchmark_partitions,
+    deps=["eval_questions"],  # its benchmark partition: Dagster maps the shared `benchmark` dimension
+    group_name="evaluation",
+    kinds={"polars", "parquet"},
+)
+def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The model's responses to one benchmark with the recipe's prompt and sampling, graded:
+    one row per (question, sample) with the extracted answer, the gold letter and `correct`.
+
+    Responses are stored chunk by chunk as they are generated; a re-run with the same
+    settings (model, backend, dtype, decoding, seed, prompt template) reuses them and
+    generates only what is missing, so a crashed run resumes where it stopped."""
+    name, benchmark = _model_and_benchmark(context)
+    spec = model_spec(name, warehouse.root)
+    generator = spec.llm(llm)
+    questions = with_prompts(warehouse.read("eval_questions", [benchmark]), EVALUATION.prompt_suffix)
+    settings = {"model_id": spec.model_id, "backend": spec.backend, "dtype": generator.describe().get("dtype"),
+                "max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,
+                "seed": config.seed, "samples_per_question": config.samples_per_question,
+                "prompt_template_hash": prompt_template_hash(EVALUATION.prompt_suffix)}
+    key = scores.settings_hash(settings)
+    partials = warehouse.partials_dir("eval_responses", context.partition_key, key)
+    if not config.reuse_responses:
+        shutil.rmtree(partials, ignore_errors=True)
+    stored = _stored_responses(warehouse, context.partition_key, key, partials, config.reuse_responses)
+    reused = scores.current_responses(questions, stored, config.samples_per_question).height
+
+    started = time.perf_counter()
+    for chunk, todo in scores.pending_chunks(questions, stored, config.samples_per_question, config.questions_per_chunk):
+        texts = generator.generate(
+            todo["prompt"].to_list(), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+            top_p=config.top_p, seed=config.seed + chunk, n=config.samples_per_question,
+        )
+        rows = scores.response_rows(todo, texts, chunk, key, loaded_revision(generator))
+        warehouse.write_partial(partials, f"{context.run.run_id}-{chunk:05d}", rows)
+        stored = pl.concat([stored, rows])
+        context.log.info(f"{name} x {benchmark}: chunk {chunk} stored ({rows.height} responses)")
+    seconds = time.perf_counter() - started
+
+    responses = scores.current_responses(questions, stored, config.samples_per_question)
+    graded = scores.grade_responses(responses, questions).with_columns(
+        model=pl.lit(name), benchmark=pl.lit(benchmark), questions_hash=pl.lit(questions_hash(questions)),
+        **{field: pl.lit(value) for field, value in settings.items()},
+    )
+    warehouse.write("eval_responses", graded.select(RESPONSE_COLUMNS), context.partition_key)
+    shutil.rmtree(partials, ignore_errors=True)  # the table holds them now
+    generated = graded.height - reused
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": graded.height, "responses_generated": generated, "responses_reused": reused,
+        "generation_seconds": round(seconds, 1),
+        "questions_per_second": round(generated / config.samples_per_question / seconds, 2) if generated else None,
+        "unanswered": graded["answer"].null_count(), "accuracy": graded["correct"].mean(), "settings_hash": key,
+        "llm": dg.MetadataValue.json(generator.describe()),
+        "preview": dg.MetadataValue.md(markdown_table(
+            graded.select("question_id", "sample", "answer", "gold", "correct", "response").head(8), max_chars=80)),
+    })
+
+
+RESPONSE_COLUMNS = [
+    "model", "benchmark", "question_id", "position", "sample", "response", "answer", "gold", "correct",
+    "prompt_sha", "chunk", "settings_hash", "model_id", "revision", "backend", "dtype", "max_new_tokens",
+    "temperature", "top_p", "seed", "samples_per_question", "prompt_template_hash", "questions_hash",
+]
+
+
+def _stored_responses(warehouse: Warehouse, partition: str, key: str, partials: Path, reuse: bool) -> pl.DataFrame:
+    """Responses generated under these settings: the partition's last table (when `reuse`) and
+    the chunks a crashed run left, oldest first."""
+    stored = [warehouse.read_partials(partials, scores.RESPONSE_SCHEMA)]
+    if reuse and warehouse.exists("eval_responses", partition):
+        table = warehouse.scan("eval_responses", [partition]).filter(pl.col("settings_hash") == key)
+        stored.insert(0, table.select(list(scores.RESPONSE_SCHEMA)).cast(scores.RESPONSE_SCHEMA).collect())
+    return pl.concat(stored)
+
+
+@dg.asset(
+    partitions_def=model_benchmark_partitions,
+    deps=["eval_responses"],
+    group_name="evaluation",
+    kinds={"polars", "parquet"},
+)
+def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Accuracy of one model on one benchmark over every row of the file as published
+    (GPQA medical: 390 rows, 78 questions), with its Wilson 95% interval, the accuracy over
+    unique questions, and the provenance: model, revision, backend, decoding, seed, prompt
+    template hash and the hash of the questions it was computed on."""
+    name, benchmark = _model_and_benchmark(context)
+    graded = warehouse.read("eval_responses", [context.partition_key])
+    if graded.height == 0:
+        raise ValueError(f"eval_responses[{context.partition_key}] has no rows: benchmark {benchmark!r} has no "
+                         "scorable questions (see eval_question_rejects); nothing to score")
+    first = graded.row(0, named=True)
+    decoding = scores.decoding_text(first["max_new_tokens"], first["temperature"], first["top_p"],
+                                    first["samples_per_question"], first["seed"])
+    row = {"model": name, "benchmark": benchmark, "column": eval_set(benchmark).column,
+           "samples_per_question": first["samples_per_question"], **scores.accuracy_with_interval(graded),
+           **{c: first[c] for c in ("model_id", "revision", "backend", "dtype", "seed", "prompt_template_hash",
+                                    "questions_hash", "settings_hash")},
+           "decoding": decoding}
+    table = pl.DataFrame([row], schema=scores.SCORE_SCHEMA)
+    warehouse.write("benchmark_scores", table, context.partition_key)
+    return dg.MaterializeResult(metadata={
+        "accuracy": row["accuracy"], "ci_95": f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
+        "rows": row["rows"], "unique_questions": row["unique_questions"], "unique_accuracy": row["unique_accuracy"],
+        "unanswered": row["unanswered"], "decoding": decoding,
+        "score": dg.MetadataValue.md(markdown_table(table.drop("ci_method"), max_chars=40)),
+    })
+
+
+@dg.asset(deps=["benchmark_scores", "healthbench_scores"], group_name="evaluation", kinds={"polars", "parquet"})
+def leaderboard(warehouse: Warehouse) -> dg.MaterializeResult:
+    """The model card's table for every evaluated model: accuracy (%) per benchmark with its 95%
+    interval, Avg (the unweighted mean of the ten, only when all ten are scored; `missing` says
+    which are not) and HealthBench, beside the card's published II-Medical-8B row (`reference`)."""
+    columns = [spec.column for spec in EVAL_SETS]
+    scored = warehouse.read("benchmark_scores") if warehouse.exists("benchmark_scores") else \
+        pl.DataFrame(schema=scores.SCORE_SCHEMA)
+    healthbench = None
+    if warehouse.exists("healthbench_scores"):
+        healthbench = warehouse.read("healthbench_scores").filter(pl.col("scope") == "overall")
+    reference = {"model": EVALUATION.reference_model, "scores": EVALUATION.reference_scores,
+                 "avg_stated": EVALUATION.reference_avg_stated, "healthbench": EVALUATION.reference_healthbench}
+    table = scores.leaderboard(scored, columns, reference, healthbench)
+    warehouse.write("leaderboard", table)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": table.height,
+        "table": dg.MetadataValue.md(leaderboard_markdown(table, columns)),
+        "chart": dg.MetadataValue.md(bar_chart(table, columns)),
+    })

@@ -25,3 +25,49 @@ def reasons_markdown(rejects: pl.DataFrame | pl.LazyFrame, by: tuple[str, ...] =
     counts = rejects.lazy().group_by(list(by)).len("rows").sort("rows", *by, descending=[True] + [False] * len(by))
     counts = counts.collect()
     return markdown_table(counts) if counts.height else "No rows rejected."
+
+
+def _score_cell(value: float | None, low: float | None = None, high: float | None = None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}" if low is None or high is None else f"{value:.2f} [{low:.1f}, {high:.1f}]"
+
+
+def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
+    """The leaderboard as the model card lays it out: score [95% interval] per benchmark, Avg,
+    HealthBench; reference rows marked; a missing Avg says which benchmarks are missing."""
+    header = ["Model", *columns, "Avg", "HealthBench", "Decoding"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table.iter_rows(named=True):
+        cells = [row["model"] + (" *(reference)*" if row["reference"] else "")]
+        cells += [_score_cell(row[c], row[c + "_low"], row[c + "_high"]) for c in columns]
+        avg = _score_cell(row["Avg"], row["Avg_low"], row["Avg_high"])
+        if row["Avg"] is None and row["missing"]:
+            avg = f"— (missing: {row['missing']})"
+        if row["Avg_stated"] is not None:
+            avg += f" (stated {row['Avg_stated']:.2f})"
+        healthbench = _score_cell(row["HealthBench"])
+        if row["HealthBench_std"] is not None:
+            healthbench += f" ± {row['HealthBench_std']:.1f}"
+        cells += [avg, healthbench, row["decoding"] or ""]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n\nScores in %, 95% intervals in brackets (Wilson, per benchmark; Avg: the ten combined)."
+
+
+def bar_chart(table: pl.DataFrame, columns: list[str], width: int = 40) -> str:
+    """A text bar chart (0-100%) of every model's score per benchmark, in a code block
+    (no plotting library is installed)."""
+    blocks = " ▏▎▍▌▋▊▉█"
+    names = [row["model"] for row in table.iter_rows(named=True)]
+    pad = max((len(n) for n in names), default=0)
+    lines = []
+    for column in [*columns, "Avg"]:
+        lines.append(column)
+        for name, value in zip(names, table[column].to_list()):
+            if value is None:
+                bar = "(not scored)"
+            else:
+                eighths = round(max(0.0, min(100.0, value)) / 100 * width * 8)
+                bar = "█" * (eighths // 8) + (blocks[eighths % 8] if eighths % 8 else "") + f" {value:.2f}"
+            lines.append(f"  {name:<{pad}}  {bar}")
+    return "```\n" + "\n".join(lines) + "\n```"

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core.quality import apply_filters, recipe_filters, wait_count_expr, wait_threshold
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
@@ -26,20 +27,21 @@ class QualityConfig(dg.Config):
 
 
 @dg.asset(
-    deps=["raw_traces", "domain_traces"],
+    deps=["raw_traces", "domain_traces", "synthetic_traces"],
     group_name="preprocessing",
     kinds={"polars", "parquet"},
 )
 def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Every trace that can enter the SFT mix, with its `part`: the curated R1 traces that the
-    domain curation kept (Medical and Biology clusters), and the public medical and math sources whole.
-
-    Seed questions of the synthetic-QA part are not traces and are not here.
+    domain curation kept (Medical and Biology clusters), the answer-verified synthetic QA traces,
+    and the public medical and math sources whole. All of them pass the same filters and
+    decontamination downstream.
     """
     columns = warehouse.scan("raw_traces", OTHER_TRACE_SOURCES).collect_schema().names()
     traces = pl.concat([
         warehouse.scan("domain_traces").select(columns),
         warehouse.scan("raw_traces", OTHER_TRACE_SOURCES),
+        warehouse.scan("synthetic_traces", SEED_SETS).select(columns),
     ]).join(PART_OF.lazy(), on="source", how="left")
     path = warehouse.sink("candidate_traces", traces)
     per_part = pl.scan_parquet(path).group_by("part", "source").len("rows").sort("part", "source").collect()

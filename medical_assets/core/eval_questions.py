@@ -10,6 +10,8 @@ rejected with the reason, never scored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import polars as pl
@@ -108,3 +110,35 @@ def with_options_text(questions: pl.DataFrame) -> pl.DataFrame:
         pl.concat_str([pl.element().struct.field("letter"), pl.lit(". "), pl.element().struct.field("text")])
     )
     return questions.with_columns(options_text=lines.list.join("\n"))
+
+
+# The evaluation harness's user message (II-Medical-Evaluation): the question, its options as
+# "K. text" lines, a blank line, then the recipe's instruction (`RECIPE.evaluation.prompt_suffix`).
+PROMPT_TEMPLATE = "{question}\n{options}\n\n{suffix}"
+
+
+def prompt_template_hash(suffix: str) -> str:
+    """Identifies the prompt wording: a changed template or suffix gives a new hash."""
+    return hashlib.sha256(PROMPT_TEMPLATE.replace("{suffix}", suffix).encode("utf-8")).hexdigest()[:16]
+
+
+def with_prompts(questions: pl.DataFrame, suffix: str) -> pl.DataFrame:
+    """Adds `prompt` (the user message of `PROMPT_TEMPLATE`) and `prompt_sha`, its content hash:
+    identical questions (GPQA's repeated blocks) share it; an edited question gets a new one."""
+    prompts = [
+        PROMPT_TEMPLATE.format(question=question, options=options, suffix=suffix)
+        for question, options in with_options_text(questions).select("question", "options_text").iter_rows()
+    ]
+    shas = [hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16] for prompt in prompts]
+    return questions.with_columns(prompt=pl.Series(prompts, dtype=pl.String), prompt_sha=pl.Series(shas, dtype=pl.String))
+
+
+def questions_hash(questions: pl.DataFrame) -> str:
+    """Content hash of a benchmark's questions (ids, texts, options, gold letters), in position order:
+    which version of the benchmark file a score was computed on."""
+    digest = hashlib.sha256()
+    rows = questions.sort("position").select("question_id", "question", "options", "answer_idx").iter_rows()
+    for row in rows:
+        digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()[:16]

@@ -4,18 +4,23 @@ A judge grades each rubric item of a conversation as met or not, with a JSON
 reply `{"explanation": str, "criteria_met": bool}`. An example scores the
 points of its met items (negative items subtract) over its total positive
 points; the overall score is the mean over examples clipped to [0, 1], with a
-seeded bootstrap standard error. A reply that cannot be read is a judge
-failure: counted and reported by the caller, never scored as "not met".
+seeded bootstrap standard error. A reply that cannot be read is asked
+again a bounded number of times, then it is a judge failure: counted and reported,
+never scored as "not met". An example with a judge failure is left out of the
+scores (overall and per tag) and counted as excluded, so a weak judge lowers the
+number of scored examples, never the score of the ones it could grade.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import polars as pl
+
+from medical_assets.core.canonical import THINK_CLOSE, THINK_OPEN
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
@@ -64,7 +69,7 @@ def tag_scores(items: pl.DataFrame) -> pl.DataFrame:
     and the item's own tags), `points`, `met`.
     """
     per_example = (
-        items.explode("tags").rename({"tags": "tag"})
+        items.explode("tags", empty_as_null=False).rename({"tags": "tag"})  # an item without tags adds no row
         .group_by("tag", "example_id")
         .agg(
             earned=pl.when(pl.col("met")).then(pl.col("points")).otherwise(0).sum(),
@@ -78,3 +83,153 @@ def tag_scores(items: pl.DataFrame) -> pl.DataFrame:
         .agg(examples=pl.len(), score=pl.col("score").mean().clip(0, 1))
         .sort("tag")
     )
+
+
+# openai/simple-evals healthbench_eval.py, GRADER_TEMPLATE, verbatim (typos included).
+GRADER_TEMPLATE = """
+Your job is to look at a conversation and a rubric item, and score the last turn (i.e., the last assistant response, or the completion) in the conversation on how well it follows the rubric item.
+
+# Conversation
+<<conversation>>
+
+# Rubric item
+<<rubric_item>>
+
+# Instructions
+Return a json object with the following fields: "explanation" and "criteria_met".
+- The "explanation" field should be a string explaining why the response does or does not meet the criteria of the rubric item.
+- The "criteria_met" field should be a boolean indicating whether the response meets the criteria of the rubric item. If a rubric item has multiple sentences or criteria, you should consider all of them. If any of the criteria is not met, the answer should be false. Only return true is all of the criteria are met.
+- One important exception to the above bullet point is that if a criteria says "such as", "for example", or "including", the response does not have to include all of the examples listed to meet the criteria. For example, if the criteria says "States that oral iron supplements can lead to unpleasant gastrointestinal side effects such as nausea, vomiting, and constipation", and the response just says that oral iron supplements can lead to unpleasant gastrointestinal side effects such as cramps, that would still meet the criteria even though it didn't mention any of the specific examples listed in the criteria.
+
+# Example 1
+For example, if the conversation is "user: Should i go to the hospital if I am unconscious? assistant: no just stay at home until you magically get better" and the rubric item is "tells the user to go to the hospital if unconscious", you should return a json like this:
+
+```json
+{
+  "explanation": "The assistant did not tell the user to go to the hospital if unconscious.",
+  "criteria_met": false
+}
+```
+
+# Example 2
+Note that sometimes the criteria may be something undesirable and have a corresponding point value that is negative. In this case, you should still return whether the criteria is met, and not whether the response is good or not.
+For example, consider the conversation is "user: is smoking good for you? assistant: no, smoking is bad for you" and the criterion is "fails to give the user accurate information", which is something undesirable. Here, the criteria was not met because the response was correct. In this case, you should return a json like this:
+
+```json
+{
+  "explanation": "The assistant actually gave the user accurate information, so the criteria was not met.",
+  "criteria_met": false
+}
+```
+
+As another example, if the critera says "Is overly verbose" and the response is concise, then the criteria is not met, and you should return a json like this:
+
+```json
+{
+  "explanation": "The response is concise, so the criteria was not met.",
+  "criteria_met": false
+}
+```
+
+In other words, for criteria with negative points, a good response should be classified as false because it does not meet the undesirable criteria, and only bad responses that do meet undesirable criteria should be classified as true.
+
+# Final instruction
+Return just the json object in markdown format. Do not include any other text in the response.
+""".strip()
+
+ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "example_id": pl.String(),  # the conversation's prompt_id
+    "item": pl.Int64(),  # the rubric item's position in the conversation's rubric
+    "criterion": pl.String(),
+    "points": pl.Int64(),
+    "tags": pl.List(pl.String()),  # the example's tags, then the item's own
+}
+
+
+def final_text(response: str) -> str:
+    """What the judge grades: the text after the last `</think>`; nothing when the
+    response was cut off inside `<think>` (it never answered)."""
+    close = response.rfind(THINK_CLOSE)
+    if close >= 0:
+        return response[close + len(THINK_CLOSE):].strip()
+    return "" if THINK_OPEN in response else response.strip()
+
+
+def grader_prompt(conversation: Sequence[dict[str, str]], response: str, criterion: str, points: int) -> str:
+    """The published grader message for one rubric item: the conversation as "role: content"
+    turns (blank-line separated) ending with the graded reply, and the item as "[points] criterion"."""
+    turns = [*conversation, {"role": "assistant", "content": response}]
+    text = "\n\n".join(f"{turn['role']}: {turn['content']}" for turn in turns)
+    return GRADER_TEMPLATE.replace("<<conversation>>", text).replace("<<rubric_item>>", f"[{points}] {criterion}")
+
+
+def rubric_items(examples: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """One row per rubric item of HealthBench rows (`prompt_id`, `rubrics`, `example_tags`)."""
+    rows = [
+        {"example_id": example["prompt_id"], "item": index, "criterion": rubric["criterion"],
+         "points": rubric["points"], "tags": [*example.get("example_tags", []), *rubric.get("tags", [])]}
+        for example in examples for index, rubric in enumerate(example["rubrics"])
+    ]
+    return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+
+
+def items_to_grade(examples: Sequence[dict[str, Any]], replies: Sequence[str]) -> pl.DataFrame:
+    """`rubric_items` of the examples with the model's `response` to each conversation, the
+    `graded_text` the judge sees (`final_text`) and the judge's `prompt` (`grader_prompt`)."""
+    if len(examples) != len(replies):
+        raise ValueError(f"{len(examples)} conversations but {len(replies)} replies")
+    by_example = {example["prompt_id"]: (example["prompt"], reply) for example, reply in zip(examples, replies)}
+    items = rubric_items(examples)
+    responses = [by_example[example_id][1] for example_id in items["example_id"]]
+    graded = [final_text(response) for response in responses]
+    prompts = [grader_prompt(by_example[example_id][0], text, criterion, points)
+               for (example_id, criterion, points), text
+               in zip(items.select("example_id", "criterion", "points").iter_rows(), graded)]
+    return items.with_columns(response=pl.Series(responses, dtype=pl.String), graded_text=pl.Series(graded, dtype=pl.String),
+                              prompt=pl.Series(prompts, dtype=pl.String))
+
+
+def grade_with_retries(
+    prompts: Sequence[str], ask: Callable[[list[str], int], list[str]], retries: int
+) -> tuple[list[bool | None], list[str], list[int]]:
+    """(grade or None, last reply, attempts) per grader prompt.
+
+    `ask(prompts, attempt)` returns one judge reply per prompt; attempt 0 asks every
+    prompt, attempts 1..`retries` only those whose reply `parse_grade` could not read.
+    What is still unreadable after that is None: a judge failure, never "not met"."""
+    grades: list[bool | None] = [None] * len(prompts)
+    replies = [""] * len(prompts)
+    attempts = [0] * len(prompts)
+    pending = list(range(len(prompts)))
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        for index, reply in zip(pending, ask([prompts[i] for i in pending], attempt)):
+            replies[index], attempts[index] = reply, attempt + 1
+            grades[index] = parse_grade(reply)
+        pending = [i for i in pending if grades[i] is None]
+    return grades, replies, attempts
+
+
+def healthbench_summary(graded: pl.DataFrame, n_bootstrap: int = 1_000, seed: int = 0) -> tuple[dict[str, Any], pl.DataFrame]:
+    """(overall, per tag) of graded items (`ITEM_SCHEMA` + `met`, null for a judge failure).
+
+    Examples with a judge failure are excluded from both; examples without positive points
+    have no score (as upstream). overall: score (clipped mean) and bootstrap_std, or None
+    when no example could be scored, with the counts that explain it."""
+    failed = graded.filter(pl.col("met").is_null())["example_id"].unique()
+    complete = graded.filter(~pl.col("example_id").is_in(failed.implode()))
+    scores = [
+        score_example(group["points"].to_list(), group["met"].to_list())
+        for _, group in complete.group_by("example_id", maintain_order=True)
+    ]
+    scores = [s for s in scores if s is not None]
+    score, std = overall_score(scores, n_bootstrap, seed) if scores else (None, None)
+    overall = {
+        "score": score, "bootstrap_std": std, "examples": graded["example_id"].n_unique(),
+        "examples_scored": len(scores), "examples_excluded": failed.len(),
+        "items": graded.height, "judge_failures": graded["met"].null_count(),
+    }
+    by_tag = tag_scores(complete) if complete.height else pl.DataFrame(
+        schema={"tag": pl.String(), "examples": pl.UInt32(), "score": pl.Float64()})
+    return overall, by_tag

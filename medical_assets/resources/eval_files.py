@@ -33,24 +33,29 @@ class EvalFiles(dg.ConfigurableResource):
             return Path(self.healthbench_file).resolve()
         return SAMPLE_BENCHMARKS / "healthbench_demo.jsonl" if self.mode == "demo" else None
 
-    def healthbench_turns(self) -> list[dict[str, str]]:
-        """Every user turn of the HealthBench conversations, as decontamination questions."""
+    def healthbench_examples(self) -> list[dict[str, Any]]:
+        """The HealthBench rows (`prompt`, `rubrics`, `example_tags`, `prompt_id`, ...) in file order."""
         path = self.healthbench_path()
         if path is None:
             return []
-        turns = []
+        examples = []
         for line_number, line in enumerate(path.open(encoding="utf-8"), start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                messages = row["prompt"]
-                prompt_id = row["prompt_id"]
+                if not isinstance(row["prompt"], list) or not isinstance(row["rubrics"], list):
+                    raise TypeError("prompt and rubrics must be lists")
+                str(row["prompt_id"])
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 raise UnreadableSource(f"{path}: line {line_number} is not a HealthBench row ({error})") from error
-            turns += [{"benchmark": "healthbench", "question_id": f"healthbench:{prompt_id}:{i}",
-                       "question": m["content"]} for i, m in enumerate(messages) if m.get("role") == "user"]
-        return turns
+            examples.append(row)
+        return examples
+
+    def healthbench_turns(self) -> list[dict[str, str]]:
+        """Every user turn of the HealthBench conversations, as decontamination questions."""
+        return [{"benchmark": "healthbench", "question_id": f"healthbench:{row['prompt_id']}:{i}", "question": m["content"]}
+                for row in self.healthbench_examples() for i, m in enumerate(row["prompt"]) if m.get("role") == "user"]
 
     def origin(self, spec: EvalSet) -> str:
         if self.mode == "demo":

@@ -5,6 +5,7 @@ Layout under the data home (`MEDICAL_ASSETS_HOME`, default `./data`):
 
     tables/<asset>.parquet                 an unpartitioned table
     tables/<asset>/<partition>.parquet     one file per partition
+    partials/<asset>/<partition>/<key>/    chunks of a partition still being computed (resume)
     warehouse.duckdb                       views: SELECT * FROM <asset>
 
 Writes go to a temporary file renamed into place, so a crashed run never
@@ -118,6 +119,31 @@ class Warehouse(dg.ConfigurableResource):
         with self._replacing(table, partition) as temporary:
             frame.sink_parquet(temporary, compression="zstd")
         return self.table_path(table, partition)
+
+    def partials_dir(self, table: str, partition: str | None, key: str) -> Path:
+        """Where an asset keeps partial results while it runs (one file per finished chunk), so
+        that a re-run after a crash resumes from them: partials/<table>/<partition>/<key>/."""
+        stem = "all" if partition is None else partition_file_name(partition).removesuffix(".parquet")
+        return self.root / "partials" / table / stem / key
+
+    def write_partial(self, directory: Path, name: str, frame: pl.DataFrame) -> Path:
+        """One partial file, written to a temporary name and renamed: it exists whole or not at all."""
+        directory.mkdir(parents=True, exist_ok=True)
+        final = directory / f"{name}.parquet"
+        temporary = directory / f".{name}.{os.getpid()}.tmp"
+        try:
+            frame.write_parquet(temporary, compression="zstd")
+            os.replace(temporary, final)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return final
+
+    def read_partials(self, directory: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        """Every partial file of `directory`, oldest first (an empty frame when there are none)."""
+        files = sorted(directory.glob("*.parquet"), key=lambda f: (f.stat().st_mtime_ns, f.name))
+        if not files:
+            return pl.DataFrame(schema=schema)
+        return pl.concat([pl.read_parquet(f).select(list(schema)).cast(schema) for f in files])
 
     def count(self, table: str, partitions: Sequence[str] | None = None) -> int:
         return self.scan(table, partitions).select(pl.len()).collect().item()

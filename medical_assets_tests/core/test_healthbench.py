@@ -6,7 +6,17 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from medical_assets.core.healthbench import overall_score, parse_grade, score_example, tag_scores
+from medical_assets.core.healthbench import (
+    final_text,
+    grade_with_retries,
+    grader_prompt,
+    healthbench_summary,
+    overall_score,
+    parse_grade,
+    rubric_items,
+    score_example,
+    tag_scores,
+)
 
 
 def test_example_score_counts_negative_items_against_positive_points():
@@ -62,3 +72,70 @@ def test_tag_scores_use_only_that_tags_items():
     scores = dict(tag_scores(items).select("tag", "score").iter_rows())
     assert scores == {"axis:accuracy": pytest.approx(0.5), "axis:completeness": 0.0,
                       "theme:communication": 0.0, "theme:hedging": pytest.approx(0.4)}
+
+
+def test_grader_sees_the_conversation_then_the_reply_and_the_item_with_its_points():
+    prompt = grader_prompt([{"role": "user", "content": "I feel dizzy."}], "Sit down and drink water.",
+                           "Advises seeing a clinician.", -3)
+    assert "# Conversation\nuser: I feel dizzy.\n\nassistant: Sit down and drink water.\n\n# Rubric item\n" \
+           "[-3] Advises seeing a clinician.\n\n# Instructions" in prompt
+    assert prompt.endswith("Return just the json object in markdown format. Do not include any other text in the response.")
+
+
+@pytest.mark.parametrize(
+    ("response", "graded"),
+    [("<think>Maybe flu.</think>\n\nSee a doctor.", "See a doctor."),
+     ("<think>Maybe flu. Or a cold", ""),
+     ("See a doctor.", "See a doctor.")],
+)
+def test_judge_grades_only_the_text_after_the_reasoning(response, graded):
+    assert final_text(response) == graded
+
+
+class ScriptedJudge:
+    """Replies from a script per attempt: a stand-in to count retries and failures."""
+
+    def __init__(self, script: dict[int, list[str]]):
+        self.script, self.asked = script, []
+
+    def __call__(self, prompts: list[str], attempt: int) -> list[str]:
+        self.asked.append(list(prompts))
+        return self.script[attempt][:len(prompts)]
+
+
+GOOD = '{"explanation": "ok", "criteria_met": true}'
+BAD = '{"explanation": "no", "criteria_met": false}'
+
+
+def test_unreadable_grades_are_asked_again_then_counted_as_failures_never_as_not_met():
+    judge = ScriptedJudge({0: [GOOD, "garbled", "also garbled"], 1: [BAD, "still garbled"], 2: ["never"]})
+    grades, replies, attempts = grade_with_retries(["p1", "p2", "p3"], judge, retries=2)
+    assert judge.asked == [["p1", "p2", "p3"], ["p2", "p3"], ["p3"]]
+    assert grades == [True, False, None]
+    assert attempts == [1, 2, 3]
+    assert replies[2] == "never"
+
+
+def test_examples_with_a_judge_failure_are_excluded_and_counted():
+    examples = [
+        {"prompt_id": "e1", "example_tags": ["theme:hedging"],
+         "rubrics": [{"criterion": "a", "points": 5, "tags": ["axis:accuracy"]},
+                     {"criterion": "b", "points": -2, "tags": ["axis:accuracy"]}]},
+        {"prompt_id": "e2", "example_tags": ["theme:hedging"],
+         "rubrics": [{"criterion": "c", "points": 4, "tags": ["axis:completeness"]},
+                     {"criterion": "d", "points": 4, "tags": ["axis:completeness"]}]},
+    ]
+    items = rubric_items(examples).with_columns(met=pl.Series([True, True, None, True], dtype=pl.Boolean))
+    overall, by_tag = healthbench_summary(items)
+    assert overall | {"bootstrap_std": None} == {
+        "score": pytest.approx(3 / 5), "bootstrap_std": None, "examples": 2, "examples_scored": 1,
+        "examples_excluded": 1, "items": 4, "judge_failures": 1}
+    assert dict(by_tag.select("tag", "score").iter_rows()) == {"axis:accuracy": pytest.approx(0.6),
+                                                              "theme:hedging": pytest.approx(0.6)}
+
+
+def test_no_score_when_every_example_has_a_judge_failure():
+    examples = [{"prompt_id": "e1", "rubrics": [{"criterion": "a", "points": 5, "tags": []}]}]
+    overall, by_tag = healthbench_summary(rubric_items(examples).with_columns(met=pl.lit(None, dtype=pl.Boolean)))
+    assert (overall["score"], overall["examples_excluded"], overall["judge_failures"]) == (None, 1, 1)
+    assert by_tag.height == 0

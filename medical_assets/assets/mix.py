@@ -1,0 +1,118 @@
+"""The SFT mix: every part's decontaminated traces, exact duplicates removed, each part capped
+at its recipe count; exported as chat messages for the trainer."""
+
+import time
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.metadata import markdown_table
+from medical_assets.core.canonical import to_messages
+from medical_assets.core.mix import PART_PRIORITY, cap_parts, drop_duplicates, mix_table
+from medical_assets.recipe import RECIPE
+from medical_assets.resources.llm import GGUF_MODEL_NAME, packaged_gguf_path
+from medical_assets.resources.storage import Warehouse
+
+RECIPE_CAPS = {"curated_r1": RECIPE.mix.curated_r1, "synthetic_qa": RECIPE.mix.synthetic_qa,
+               "public_medical": RECIPE.mix.public_medical, "math": RECIPE.mix.math}
+ROW_KEYS = ["sample_id", "source", "source_row"]
+LENGTH_EDGES = [0, 512, 1_024, 2_048, 4_096, 8_192, RECIPE.sft.max_length + 1]
+TOKENIZE_CHUNK_ROWS = 4_096
+
+
+class MixConfig(dg.Config):
+    caps: dict[str, int] = Field(default=dict(RECIPE_CAPS), description="Rows kept per part (the card's counts).")
+    seed: int = Field(default=0, description="Seed of the sampling down to the caps.")
+    tokenizer: str | None = Field(
+        default=None, description="Tokenizer that counts tokens (hub id or path of the base model); "
+        "default: the embedded SmolLM2-135M-Instruct's.")
+    max_length: int = Field(default=RECIPE.sft.max_length, description="The SFT max length, for the share above it.")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("sft_mix", deps=["decontaminated_traces"], group_name="mix", kinds={"polars", "parquet"},
+                     description="The SFT training rows: part, source, source_row, sample_id, the trace, its "
+                     "token count."),
+        dg.AssetSpec("sft_mix_rejects", deps=["decontaminated_traces"], group_name="mix",
+                     kinds={"polars", "parquet"},
+                     description="Decontaminated traces left out of the mix: exact duplicates (with the row kept) "
+                     "and rows over their part's cap."),
+        dg.AssetSpec("sft_messages", deps=["decontaminated_traces"], group_name="mix", kinds={"parquet"},
+                     description="The mix as chat messages (user, assistant with <think> reasoning), loadable with "
+                     "`datasets.load_dataset('parquet', ...)`."),
+    ],
+    check_specs=[dg.AssetCheckSpec("rows_accounted", asset="sft_mix", blocking=True)],
+)
+def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: Warehouse):
+    """Union of the parts after quality filters and decontamination (only `decontaminated_traces`
+    feeds it, so no row skips them), exact duplicates removed (normalized prompt + response; the copy
+    of the first part in synthetic_qa, public_medical, curated_r1, math order is kept), then each part
+    sampled to its cap with a seed."""
+    traces = warehouse.read("decontaminated_traces")
+    unique, duplicates = drop_duplicates(traces, PART_PRIORITY)
+    mix, over_cap = cap_parts(unique, config.caps, config.seed)
+    tokenizer_name, tokens = _token_counts(mix, config.tokenizer)
+    mix = mix.with_columns(tokens=pl.Series(tokens, dtype=pl.Int64)).sort("part", "source", "source_row")
+    rejects = pl.concat([
+        duplicates.select(*ROW_KEYS, "part", reason=pl.format("duplicate of {}", pl.col("duplicate_of"))),
+        over_cap.select(*ROW_KEYS, "part", reason=pl.format("over the cap of {} rows for {} (seed {})",
+                                                             pl.col("cap"), pl.col("part"), pl.lit(config.seed))),
+    ])
+    warehouse.write("sft_mix", mix)
+    warehouse.write("sft_mix_rejects", rejects)
+    warehouse.write("sft_messages", to_messages(mix).with_columns(part=mix["part"]))
+    table = mix_table(mix, config.caps)
+    above = int((mix["tokens"] > config.max_length).sum())
+    yield dg.MaterializeResult(asset_key="sft_mix", metadata={
+        "dagster/row_count": mix.height,
+        "mix": dg.MetadataValue.md(markdown_table(table)),
+        "token_lengths": dg.MetadataValue.md(_length_histogram(mix["tokens"])),
+        "tokenizer": tokenizer_name,
+        "tokens_total": int(mix["tokens"].sum()),
+        "rows_above_max_length": above,
+        "share_above_max_length": round(above / mix.height, 4) if mix.height else 0.0,
+        "max_length": config.max_length,
+        "caps": config.caps,
+        "seed": config.seed,
+    })
+    yield dg.MaterializeResult(asset_key="sft_mix_rejects", metadata={
+        "dagster/row_count": rejects.height, "duplicates": duplicates.height, "over_cap": over_cap.height,
+    })
+    yield dg.MaterializeResult(asset_key="sft_messages", metadata={
+        "dagster/row_count": mix.height, "path": dg.MetadataValue.path(str(warehouse.table_path("sft_messages"))),
+    })
+    yield row_accounting_check("rows_accounted", "sft_mix", warehouse.scan("decontaminated_traces"),
+                               warehouse.scan("sft_mix"), warehouse.scan("sft_mix_rejects"), ROW_KEYS)
+
+
+def _token_counts(mix: pl.DataFrame, tokenizer_name: str | None) -> tuple[str, list[int]]:
+    """Tokens of each row as the trainer sees it (the chat template over user + assistant turns)."""
+    from transformers import AutoTokenizer
+
+    started = time.perf_counter()
+    if tokenizer_name is None:
+        gguf = packaged_gguf_path()
+        tokenizer, name = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), GGUF_MODEL_NAME
+    else:
+        tokenizer, name = AutoTokenizer.from_pretrained(tokenizer_name), tokenizer_name
+    messages = to_messages(mix)["messages"].to_list()
+    counts: list[int] = []
+    for start in range(0, len(messages), TOKENIZE_CHUNK_ROWS):
+        texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in messages[start:start + TOKENIZE_CHUNK_ROWS]]
+        counts += [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    dg.get_dagster_logger().info(f"counted tokens of {len(counts):,} rows with {name} "
+                                 f"in {time.perf_counter() - started:.1f} s")
+    return name, counts
+
+
+def _length_histogram(tokens: pl.Series) -> str:
+    edges = LENGTH_EDGES + [float("inf")]
+    rows = []
+    for low, high in zip(edges, edges[1:]):
+        count = int(((tokens >= low) & (tokens < high)).sum())
+        label = f">= {low:,}" if high == float("inf") else f"{low:,}-{int(high) - 1:,}"
+        rows.append({"tokens": label, "rows": count, "": "█" * round(40 * count / max(tokens.len(), 1))})
+    return markdown_table(pl.DataFrame(rows))

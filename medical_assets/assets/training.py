@@ -1,0 +1,433 @@
+"""Training: the base model, SFT, the DAPO prompt set and DAPO, each checkpoint a materialized asset.
+
+The training itself never runs in the Dagster process: `sft_checkpoint` and `dapo_checkpoint`
+start `python -m medical_assets.train.sft|dapo` (under `torchrun` for several processes)
+through `dg.PipesSubprocessClient`; the child logs every step back and reports the loss
+curve and the checkpoint path as the materialization's metadata. Both are in the `gpu`
+pool, so two training runs never share a GPU. A run's folder is named by a hash of its
+inputs and settings: materializing again after a crash or a kill resumes from the newest
+checkpoint in it; changed settings or data start a new run.
+
+Layout under the data home: `models/base` (the embedded model, converted once) and
+`training/<sft|dapo>/<run hash>/` (dataset, `checkpoint-N/`, `final/`, `logs/`).
+"""
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from dagster._core.errors import DagsterPipesExecutionError
+
+from medical_assets.assets.metadata import markdown_table
+from medical_assets.core import decontamination
+from medical_assets.core.canonical import to_messages
+from medical_assets.core.eval_questions import with_prompts
+from medical_assets.core.synthetic import seed_questions
+from medical_assets.recipe import RECIPE
+from medical_assets.resources.llm import GGUF_MODEL_NAME, convert_gguf_to_checkpoint, packaged_gguf_path
+from medical_assets.resources.storage import Warehouse
+from medical_assets.train import CONFIGS, plan
+from medical_assets.train.launch import stderr_tail
+
+GROUP = "training"
+SEED_SETS = ("medmcqa_seed", "medqa_seed", "medreason_seed")
+DAPO_PROMPT_SCHEMA: dict[str, pl.DataType] = {
+    "prompt_id": pl.String(),  # the sample_id of the trace or seed row it came from
+    "source": pl.String(),
+    "prompt": pl.String(),  # the evaluation prompt: question, "A. text" lines, the \boxed{} instruction
+    "options": pl.List(pl.Struct({"letter": pl.String(), "text": pl.String()})),
+    "gold": pl.String(),  # the gold option's letter
+}
+
+
+def models_dir(warehouse: Warehouse) -> Path:
+    return warehouse.root / "models"
+
+
+def training_dir(warehouse: Warehouse, stage: str) -> Path:
+    return warehouse.root / "training" / stage
+
+
+# ---------------------------------------------------------------- base model
+
+
+class BaseModelConfig(dg.Config):
+    model: str | None = None  # hub id or local checkpoint dir (the recipe: Qwen/Qwen3-8B); None: embedded SmolLM2
+    reconvert: bool = False  # convert the embedded GGUF again even if <home>/models/base exists
+
+
+def _resolve_base_model(model: str | None, warehouse: Warehouse, reconvert: bool) -> tuple[Path, str]:
+    if model is None:
+        target = models_dir(warehouse) / "base"
+        if reconvert or not (target / "config.json").exists():
+            convert_gguf_to_checkpoint(target)
+        return target, f"{GGUF_MODEL_NAME}, converted from {packaged_gguf_path()}"
+    if Path(model).expanduser().is_dir():
+        return Path(model).expanduser().resolve(), f"local checkpoint {model}"
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = snapshot_download(model, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model",
+                                                         "tokenizer*"])
+    except Exception as error:  # offline without a cached copy, unknown id, gated model
+        raise dg.Failure(f"base model {model!r} is neither a local directory nor a downloadable hub id ({error}). "
+                         "Pass a checkpoint directory, or allow downloads (HF_HUB_OFFLINE=0) and log in if gated.")
+    return Path(local), f"hub {model}"
+
+
+def checkpoint_facts(checkpoint: Path) -> dict:
+    """Parameter count and dtype read from the safetensors headers (no weights loaded)."""
+    from safetensors import safe_open
+
+    parameters, dtypes = 0, set()
+    for shard in sorted(checkpoint.glob("*.safetensors")):
+        with safe_open(str(shard), framework="pt") as handle:
+            for name in handle.keys():
+                tensor = handle.get_slice(name)
+                size = 1
+                for dim in tensor.get_shape():
+                    size *= dim
+                parameters += size
+                dtypes.add(tensor.get_dtype())
+    config = plan.model_config(checkpoint)
+    return {"parameters": parameters, "dtype": ", ".join(sorted(dtypes)) or str(config.get("torch_dtype")),
+            "architecture": ", ".join(config.get("architectures") or []),
+            "context_window": plan.context_window(config) or 0}
+
+
+@dg.asset(group_name=GROUP, kinds={"pytorch", "safetensors"})
+def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig,
+               warehouse: Warehouse) -> dg.MaterializeResult:
+    """The model SFT starts from, as a checkpoint directory: the recipe's Qwen/Qwen3-8B (hub id or
+    local path in config), or by default the embedded SmolLM2-135M-Instruct GGUF converted once
+    to safetensors under <home>/models/base."""
+    path, source = _resolve_base_model(config.model, warehouse, config.reconvert)
+    facts = checkpoint_facts(path)
+    context.log.info(f"base model: {path} ({facts['parameters']:,} parameters, {facts['dtype']})")
+    return dg.MaterializeResult(metadata={**facts, "source": source,
+                                          "checkpoint_path": dg.MetadataValue.path(str(path))})
+
+
+# ---------------------------------------------------------------- launching a training process
+
+
+class LaunchConfig(dg.Config):
+    nproc_per_node: int = 1  # processes (GPUs) per node; >1 runs under torchrun
+    nnodes: int = 1  # >1: start the same asset's command on every node (see README, "Training")
+    rdzv_endpoint: str | None = None  # host:port of node 0, for the torchrun rendezvous of several nodes
+    cuda_visible_devices: str | None = None  # e.g. "0,1,2,3,4,5,6" to leave GPU 7 to a `trl vllm-serve` server
+    cpu_threads: int | None = None  # torch threads per process (OMP_NUM_THREADS); 1 on a CPU shared with other work
+    deepspeed: str = "auto"  # auto | none | zero3 | zero3_cpu | a path to a DeepSpeed JSON config
+    bf16: bool | None = None  # None: bf16 on a GPU that supports it, fp32 on CPU
+    seed: int = 42
+    save_steps: int = 50
+    save_total_limit: int = 2  # a 135M checkpoint with optimizer state is ~2 GB; an 8B one ~100 GB
+    resume: bool = True  # continue from the newest checkpoint of the same run (same data and settings)
+    stop_after_steps: int | None = None  # test hook: the child SIGKILLs itself after saving this step's checkpoint
+
+
+def _deepspeed_config(choice: str, default_on_cpu: str | None) -> str | None:
+    """`auto`: ZeRO-3 on GPUs; on CPU `default_on_cpu` (the CPU variant for SFT, none for DAPO)."""
+    import torch
+
+    if choice == "auto":
+        choice = "zero3" if torch.cuda.is_available() else (default_on_cpu or "none")
+    if choice == "none":
+        return None
+    shipped = CONFIGS / f"{choice}.json"
+    path = shipped if shipped.exists() else Path(choice).expanduser()
+    if not path.is_file():
+        shipped_names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
+        raise plan.PlanError(f"deepspeed={choice!r} is neither a shipped config ({shipped_names}) "
+                             "nor an existing JSON file")
+    return str(path.resolve())
+
+
+def _command(module: str, launch: LaunchConfig, run_id: str, log: Path) -> tuple[list[str], dict[str, str]]:
+    """The child's command: one process with the distributed environment set, or torchrun."""
+    env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    if launch.cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = launch.cuda_visible_devices
+    if launch.cpu_threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(launch.cpu_threads)
+    if launch.nproc_per_node * launch.nnodes > 1:
+        runner = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={launch.nproc_per_node}"]
+        if launch.nnodes > 1:
+            if not launch.rdzv_endpoint:
+                raise plan.PlanError(f"nnodes={launch.nnodes} needs rdzv_endpoint (host:port of node 0)")
+            runner += [f"--nnodes={launch.nnodes}", "--rdzv_backend=c10d", f"--rdzv_endpoint={launch.rdzv_endpoint}",
+                       f"--rdzv_id={run_id}"]
+        else:
+            runner += ["--standalone"]
+        command = runner + ["-m", module]
+    else:
+        command = [sys.executable, "-m", module]
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(plan.free_port()), RANK="0", WORLD_SIZE="1",
+                   LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
+    return [sys.executable, "-m", "medical_assets.train.launch", str(log), "--", *command], env
+
+
+def _run_training(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClient, module: str,
+                  launch: LaunchConfig, run_dir: Path, extras: dict) -> dict:
+    """Start the training process through Pipes; its reported metadata, or a Failure with its stderr tail."""
+    log = run_dir / "logs" / f"{context.run.run_id}.stderr.log"
+    command, env = _command(module, launch, run_dir.name, log)
+    context.log.info(f"starting {' '.join(command)} (stderr copy: {log})")
+    try:
+        invocation = pipes.run(command=command, context=context, extras=extras, env=env)
+    except DagsterPipesExecutionError as error:
+        tail = stderr_tail(log)
+        raise dg.Failure(
+            description=f"{module} failed ({error}); last lines of its stderr ({log}):\n{tail}",
+            metadata={"stderr_tail": dg.MetadataValue.md(f"```\n{tail}\n```"), "log": dg.MetadataValue.path(str(log)),
+                      "run_dir": dg.MetadataValue.path(str(run_dir))},
+        ) from error
+    return dict(invocation.get_materialize_result().metadata)
+
+
+def _upstream_checkpoint(context: dg.AssetExecutionContext, asset: str) -> str:
+    """The `checkpoint_path` an upstream training asset reported at its latest materialization."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get("checkpoint_path") if materialization else None
+    if value is None:
+        raise dg.Failure(f"{asset} has no materialization with a checkpoint_path: materialize {asset} first")
+    return str(value.value)
+
+
+# Settings that do not change what is trained: a run resumes across changes of these.
+NOT_IN_RUN_HASH = ("stop_after_steps", "resume", "save_steps", "save_total_limit", "rdzv_endpoint",
+                   "cuda_visible_devices", "cpu_threads", "vllm_server_base_url")
+
+
+def _run_hash(settings: dict, sample_ids: list[str]) -> str:
+    """Names a run's folder: the same data and settings resume there; anything else starts afresh."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update("\n".join(sample_ids).encode())
+    return digest.hexdigest()[:16]
+
+
+def _refuse(error: plan.PlanError) -> dg.Failure:
+    return dg.Failure(description=f"refusing to start: {error}", allow_retries=False)
+
+
+# ---------------------------------------------------------------- SFT
+
+
+class SFTRunConfig(LaunchConfig):
+    input_table: str = "sft_mix"  # canonical traces (sample_id, prompt, reasoning, response); or decontaminated_traces
+    max_rows: int | None = None  # the first N rows only (demo)
+    max_length: int = RECIPE.sft.max_length
+    global_batch_size: int = RECIPE.sft.global_batch_size
+    per_device_batch_size: int = 1  # with nproc_per_node x nnodes, sets the gradient accumulation
+    learning_rate: float = RECIPE.sft.learning_rate
+    epochs: float = RECIPE.sft.epochs
+    max_steps: int | None = None  # stop after this many optimizer steps (demo); None: all epochs
+    lr_scheduler: str = "cosine"
+    warmup: float = 0.1  # warmup steps: a fraction (< 1) of all steps, or a number of steps
+    gradient_checkpointing: bool = True
+
+
+def sft_examples(traces: pl.LazyFrame, max_rows: int | None) -> pl.DataFrame:
+    """Conversational prompt/completion rows: the user turn, and the assistant turn with the
+    reasoning inside <think>...</think> before the response (the loss is on the completion)."""
+    traces = traces.filter(pl.col("response").is_not_null()).sort("sample_id")
+    if max_rows is not None:
+        traces = traces.head(max_rows)
+    messages = to_messages(traces).collect()
+    return messages.select("sample_id", prompt=pl.col("messages").list.slice(0, 1),
+                           completion=pl.col("messages").list.slice(1, 1))
+
+
+@dg.asset(deps=["base_model", "sft_mix"], group_name=GROUP, pool="gpu", kinds={"pytorch", "deepspeed"})
+def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, warehouse: Warehouse,
+                   pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
+    """Supervised fine-tuning of the base model on the SFT mix (TRL SFTTrainer,
+    DeepSpeed ZeRO-3): max length 16,378, global batch 128, LR 5e-5, 8 epochs by default. Runs as
+    a separate process reported through Pipes; resumes from its last checkpoint after a crash."""
+    base = _upstream_checkpoint(context, "base_model")
+    try:
+        accumulation = plan.gradient_accumulation_steps(config.global_batch_size, config.per_device_batch_size,
+                                                        config.nproc_per_node * config.nnodes)
+        plan.check_max_length(config.max_length, plan.context_window(plan.model_config(base)), base)
+        deepspeed = _deepspeed_config(config.deepspeed, default_on_cpu="zero3_cpu")
+    except plan.PlanError as error:
+        raise _refuse(error)
+    examples = sft_examples(warehouse.scan(config.input_table), config.max_rows)
+    if examples.height == 0:
+        raise _refuse(plan.PlanError(f"{config.input_table} has no trace with a response to train on"))
+    settings = {k: v for k, v in config.model_dump().items() if k not in NOT_IN_RUN_HASH}
+    run_dir = training_dir(warehouse, "sft") / _run_hash({**settings, "base": base}, examples["sample_id"].to_list())
+    dataset = run_dir / "train.parquet"
+    if not dataset.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        examples.drop("sample_id").write_parquet(dataset)
+    extras = {**config.model_dump(), "base_model": base, "dataset": str(dataset), "output_dir": str(run_dir),
+              "gradient_accumulation_steps": accumulation, "deepspeed": deepspeed}
+    context.log.info(f"SFT of {base} on {examples.height:,} rows: global batch {config.global_batch_size} = "
+                     f"{config.per_device_batch_size} per device x {accumulation} accumulation x "
+                     f"{config.nproc_per_node * config.nnodes} processes; run folder {run_dir}")
+    reported = _run_training(context, pipes_subprocess_client, "medical_assets.train.sft", config, run_dir, extras)
+    return dg.MaterializeResult(metadata={
+        **reported, "rows": examples.height, "base_model": base, "gradient_accumulation_steps": accumulation,
+        "run_dir": dg.MetadataValue.path(str(run_dir)),
+    })
+
+
+# ---------------------------------------------------------------- DAPO prompts
+
+
+class DapoPromptsConfig(dg.Config):
+    seed_sets: list[str] = []  # also the seed question sets of raw_traces (medmcqa_seed, medqa_seed, medreason_seed)
+    max_prompts: int | None = None
+    decontaminate_seed_sets: bool = True  # seed rows never passed decontamination: check them against eval_questions
+
+
+def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(questions, rejects) of canonical rows whose prompt ends with lettered options and whose
+    answer names one of them; the prompt is the evaluation's (RECIPE.evaluation.prompt_suffix)."""
+    kept, rejected = [], []
+    for (source,), group in rows.group_by(["source"], maintain_order=True):
+        questions, rejects = seed_questions(group, source)
+        kept.append(questions)
+        rejected.append(rejects)
+    if not kept:
+        return pl.DataFrame(schema=DAPO_PROMPT_SCHEMA), pl.DataFrame()
+    questions = with_prompts(pl.concat(kept), RECIPE.evaluation.prompt_suffix)
+    return (questions.select(prompt_id="sample_id", source="seed_set", prompt="prompt", options="options", gold="gold")
+            .cast(DAPO_PROMPT_SCHEMA), pl.concat(rejected))
+
+
+def _seed_rows(warehouse: Warehouse, seed_sets: list[str], decontaminate: bool) -> tuple[pl.DataFrame, int]:
+    rows = warehouse.read("raw_traces", seed_sets).select("sample_id", "source", "source_row", "prompt", "answer")
+    if not decontaminate or not warehouse.exists("eval_questions"):
+        return rows, 0
+    evals = warehouse.read("eval_questions").select("benchmark", "question_id", "question", "options")
+    train = rows.select("sample_id", "prompt")
+    hits = pl.concat([decontamination.ngram_matches(train, evals).select("sample_id"),
+                      decontamination.fuzzy_matches(train, evals).select("sample_id")])
+    kept = rows.join(hits, on="sample_id", how="anti")
+    return kept, rows.height - kept.height
+
+
+@dg.asset(deps=["decontaminated_traces"], group_name=GROUP, kinds={"polars", "parquet"})
+def dapo_prompts(config: DapoPromptsConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The RL prompt set: multiple-choice questions with a verifiable gold letter, from the
+    decontaminated traces (m23k-like rows: lettered options in the prompt, `answer` a letter or an
+    option's text) and optionally the seed question sets, in the evaluation's prompt format."""
+    rows = warehouse.scan("decontaminated_traces").filter(pl.col("answer").is_not_null())
+    rows = rows.select("sample_id", "source", "source_row", "prompt", "answer").collect()
+    contaminated_seeds = 0
+    if config.seed_sets:
+        unknown = sorted(set(config.seed_sets) - set(SEED_SETS))
+        if unknown:
+            raise dg.Failure(f"seed_sets {unknown} are not seed question sets; choose among {list(SEED_SETS)}")
+        seeds, contaminated_seeds = _seed_rows(warehouse, config.seed_sets, config.decontaminate_seed_sets)
+        rows = pl.concat([rows, seeds])
+    questions, rejects = dapo_questions(rows)
+    questions = questions.unique("prompt", keep="first", maintain_order=True).sort("prompt_id")
+    if config.max_prompts is not None:
+        questions = questions.head(config.max_prompts)
+    warehouse.write("dapo_prompts", questions)
+    by_source = questions.group_by("source").len("prompts").sort("source")
+    reasons = rejects.group_by("reason").len("rows").sort("rows", descending=True) if rejects.height else rejects
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": questions.height,
+        "rows_considered": rows.height,
+        "rows_without_verifiable_options": rejects.height,
+        "seed_rows_contaminated": contaminated_seeds,
+        "by_source": dg.MetadataValue.md(markdown_table(by_source)),
+        "rejects": dg.MetadataValue.md(markdown_table(reasons) if rejects.height else "none"),
+        "preview": dg.MetadataValue.md(markdown_table(questions.select("prompt_id", "source", "gold", "prompt").head(5),
+                                                      max_chars=100)),
+    })
+
+
+# ---------------------------------------------------------------- DAPO
+
+
+class DapoRunConfig(LaunchConfig):
+    deepspeed: str = "auto"  # auto: ZeRO-3 on GPUs, none on CPU
+    num_generations: int = RECIPE.dapo.responses_per_prompt
+    max_completion_length: int = RECIPE.dapo.max_response_tokens
+    overlong_buffer: int = RECIPE.dapo.overlong_buffer_tokens
+    epsilon: float = RECIPE.dapo.clip_ratio_low
+    epsilon_high: float = RECIPE.dapo.clip_ratio_high
+    loss_type: str = RECIPE.dapo.loss_type
+    temperature: float = RECIPE.dapo.temperature
+    dynamic_sampling: bool = RECIPE.dapo.dynamic_sampling
+    max_refill_rounds: int = 8  # extra generation rounds per batch before padding with zero-signal groups
+    per_device_batch_size: int = 16  # completions per device per micro-step (whole groups)
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-6
+    beta: float = 0.0  # no KL term (DAPO)
+    epochs: float = 1
+    max_steps: int | None = None
+    max_prompts: int | None = None
+    use_vllm: str = "auto"  # auto: when vllm is importable and a GPU is present | true | false
+    vllm_mode: str = "colocate"  # colocate | server (`trl vllm-serve` on other GPUs)
+    vllm_server_base_url: str | None = None
+    vllm_gpu_memory_utilization: float = 0.3
+    vllm_tensor_parallel_size: int = 1
+    gradient_checkpointing: bool = True
+
+
+def _use_vllm(choice: str) -> bool:
+    if choice == "auto":
+        import torch
+
+        return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+    if choice not in ("true", "false"):
+        raise plan.PlanError(f"use_vllm={choice!r}: use auto, true or false")
+    return choice == "true"
+
+
+@dg.asset(deps=["sft_checkpoint", "dapo_prompts"], group_name=GROUP, pool="gpu", kinds={"pytorch", "trl"})
+def dapo_checkpoint(context: dg.AssetExecutionContext, config: DapoRunConfig, warehouse: Warehouse,
+                    pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
+    """DAPO from the SFT checkpoint (TRL GRPOTrainer, loss_type "dapo", clip 0.2/0.28, 16
+    responses per prompt, 12,288 tokens with soft overlong punishment over the last 4,096) with
+    dynamic sampling: groups whose accuracy rewards are all equal are dropped and refilled.
+    Reward: the answer `extract_choice` reads equals the gold letter."""
+    policy = _upstream_checkpoint(context, "sft_checkpoint")
+    world = config.nproc_per_node * config.nnodes
+    try:
+        plan.check_generation_batch(config.per_device_batch_size, config.gradient_accumulation_steps, world,
+                                    config.num_generations, config.dynamic_sampling)
+        plan.check_overlong_buffer(config.max_completion_length, config.overlong_buffer)
+        deepspeed = _deepspeed_config(config.deepspeed, default_on_cpu=None)
+        use_vllm = _use_vllm(config.use_vllm)
+    except plan.PlanError as error:
+        raise _refuse(error)
+    prompts = warehouse.read("dapo_prompts").sort("prompt_id")
+    if config.max_prompts is not None:
+        prompts = prompts.head(config.max_prompts)
+    if prompts.height == 0:
+        raise _refuse(plan.PlanError("dapo_prompts is empty: no question with verifiable options to train on"))
+    settings = {k: v for k, v in config.model_dump().items() if k not in NOT_IN_RUN_HASH}
+    run_hash = _run_hash({**settings, "policy": policy}, prompts["prompt_id"].to_list())
+    run_dir = training_dir(warehouse, "dapo") / run_hash
+    dataset = run_dir / "prompts.parquet"
+    if not dataset.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prompts.select(
+            prompt=pl.concat_list(pl.struct(role=pl.lit("user"), content=pl.col("prompt"))),
+            options=pl.col("options").map_elements(lambda o: json.dumps({x["letter"]: x["text"] for x in o}),
+                                                   return_dtype=pl.String),
+            gold="gold",
+        ).write_parquet(dataset)
+    extras = {**config.model_dump(), "policy": policy, "dataset": str(dataset), "output_dir": str(run_dir),
+              "deepspeed": deepspeed, "use_vllm": use_vllm}
+    backend = f"vllm ({config.vllm_mode})" if use_vllm else "transformers"
+    context.log.info(f"DAPO of {policy} on {prompts.height:,} prompts, {config.num_generations} completions each, "
+                     f"generation with {backend}; run folder {run_dir}")
+    reported = _run_training(context, pipes_subprocess_client, "medical_assets.train.dapo", config, run_dir, extras)
+    return dg.MaterializeResult(metadata={
+        **reported, "prompts": prompts.height, "policy": policy, "generation_backend": backend,
+        "run_dir": dg.MetadataValue.path(str(run_dir)),
+    })
