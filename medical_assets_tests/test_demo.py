@@ -169,11 +169,11 @@ def test_audit_which_training_rows_matched_a_question(demo_home):
 def test_audit_funnel_adds_up_per_source(demo_home):
     home, _ = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        funnel = con.execute("SELECT source, rows_read, ingest_rejected, domain_removed, candidates, quality_removed, "
-                             "contamination_removed, kept FROM source_funnel").fetchall()
+        funnel = con.execute("SELECT source, rows_read, ingest_rejected, domain_removed, synthetic_dropped, candidates, "
+                             "quality_removed, contamination_removed, kept FROM source_funnel").fetchall()
     assert funnel
-    for source, read, ingest, domain, candidates, quality, contamination, kept in funnel:
-        assert read - ingest - domain == candidates, source
+    for source, read, ingest, domain, synthetic, candidates, quality, contamination, kept in funnel:
+        assert read - ingest - domain - synthetic == candidates, source
         assert candidates - quality - contamination == kept, source
 
 

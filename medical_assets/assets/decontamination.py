@@ -177,18 +177,23 @@ SOURCE_FUNNEL_SQL = """
 WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source),
      ingest AS (SELECT source, count(*) AS ingest_rejected FROM raw_trace_rejects GROUP BY source),
      curation AS (SELECT source, count(*) AS domain_removed FROM domain_rejects GROUP BY source),
+     synthetic AS (SELECT source, sum(n)::BIGINT AS synthetic_dropped FROM (
+         SELECT seed_set AS source, count(*) AS n FROM synthetic_seed_rejects GROUP BY ALL
+         UNION ALL
+         SELECT split_part(question_id, ':', 1) AS source, count(*) AS n FROM synthetic_rejects GROUP BY ALL
+     ) GROUP BY source),
      candidates AS (SELECT source, part, count(*) AS candidates FROM candidate_traces GROUP BY ALL),
      quality AS (SELECT source, count(*) AS quality_removed FROM quality_rejects GROUP BY source),
      contamination AS (SELECT source, count(*) AS contamination_removed FROM decontamination_rejects GROUP BY source),
      kept AS (SELECT source, count(*) AS kept FROM decontaminated_traces GROUP BY source)
-SELECT coalesce(c.part, 'curated_r1') AS part, s.source,
+SELECT coalesce(c.part, CASE WHEN y.source IS NULL THEN 'curated_r1' ELSE 'synthetic_qa' END) AS part, s.source,
        coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
        coalesce(i.ingest_rejected, 0) AS ingest_rejected, coalesce(d.domain_removed, 0) AS domain_removed,
-       coalesce(c.candidates, 0) AS candidates,
+       coalesce(y.synthetic_dropped, 0) AS synthetic_dropped, coalesce(c.candidates, 0) AS candidates,
        coalesce(q.quality_removed, 0) AS quality_removed, coalesce(x.contamination_removed, 0) AS contamination_removed,
        coalesce(k.kept, 0) AS kept
-FROM (SELECT source FROM candidates UNION SELECT source FROM curation) s
+FROM (SELECT source FROM candidates UNION SELECT source FROM curation UNION SELECT source FROM synthetic) s
 LEFT JOIN candidates c USING (source) LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
-LEFT JOIN curation d USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
+LEFT JOIN curation d USING (source) LEFT JOIN synthetic y USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
 LEFT JOIN kept k USING (source)
 """
