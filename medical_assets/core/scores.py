@@ -212,7 +212,8 @@ def leaderboard(
         else:
             avg = sum(row[c] for c in columns) / len(columns)
             se = math.sqrt(sum(_interval_se(row[c + "_low"], row[c + "_high"]) ** 2 for c in columns)) / len(columns)
-            row |= {"Avg": avg, "Avg_low": avg - Z_95 * se, "Avg_high": avg + Z_95 * se}
+            # A normal interval on the mean, clipped to the possible range (scores near 0 or 100).
+            row |= {"Avg": avg, "Avg_low": max(0.0, avg - Z_95 * se), "Avg_high": min(100.0, avg + Z_95 * se)}
         row["Avg_stated"] = None
         graded = hb.get(model)
         row["HealthBench"] = None if graded is None or graded["score"] is None else 100 * graded["score"]

@@ -159,3 +159,9 @@ def test_reference_row_shows_the_card_with_the_recomputed_avg_beside_the_stated_
     assert reference["Avg_stated"] == 70.49
     assert reference["HealthBench"] == 40.0 and reference["MedQA_low"] is None
     assert table.row(0, named=True)["HealthBench"] == 12.5
+
+
+def test_the_average_interval_stays_within_0_and_100():
+    table = leaderboard(pl.DataFrame(score_rows("m", {c: 0.0 for c in COLUMNS})), COLUMNS)
+    row = table.row(0, named=True)
+    assert row["Avg"] == 0.0 and row["Avg_low"] == 0.0 and 0 < row["Avg_high"] <= 100
