@@ -13,7 +13,6 @@ as evaluation) and TRL's soft overlong punishment over the last `overlong_buffer
 from __future__ import annotations
 
 import random
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from trl import GRPOTrainer
 
 from medical_assets.train.common import device_settings, last_checkpoint, read_dataset
 from medical_assets.train.dynamic_sampling import fill_batch
-from medical_assets.train.reporting import PipesProgress, loss_history, pipes_session, run_metadata
+from medical_assets.train.reporting import PipesProgress, pipes_session, train_and_report
 from medical_assets.train.rewards import accuracy_reward
 
 
@@ -140,23 +139,15 @@ def train(params: dict[str, Any], pipes, log) -> None:
     progress = PipesProgress(log, kill_after_step=params.get("stop_after_steps"))
     trainer = trainer_class(model=params["policy"], reward_funcs=[accuracy_reward, overlong], args=args,
                             train_dataset=read_dataset(params["dataset"]), callbacks=[progress], **extra)
-    if resume:
-        log.info(f"resumed from {Path(resume).name} ({resume})")
-    started = time.monotonic()
-    trainer.train(resume_from_checkpoint=resume)
-    final = output_dir / "final"
-    trainer.save_model(str(final))
+    final, rows, metadata = train_and_report(
+        trainer, progress, resume, output_dir, pipes, log,
+        generation_backend=f"vllm ({params['vllm_mode']})" if params["use_vllm"] else "transformers",
+        dynamic_sampling=params["dynamic_sampling"],
+    )
     if pipes is not None:
-        rows = loss_history(trainer.state.log_history, progress.rows)
-        metadata = run_metadata(rows, str(final), time.monotonic() - started)
         rewards = [r["reward"] for r in rows if "reward" in r]
-        metadata.update(
-            resumed_from=Path(resume).name if resume else "none", world_size=args.world_size,
-            generation_backend=f"vllm ({params['vllm_mode']})" if params["use_vllm"] else "transformers",
-            dynamic_sampling=params["dynamic_sampling"], precision="bf16" if args.bf16 else "fp32",
-            mean_reward=sum(rewards) / len(rewards) if rewards else 0.0,
-            seconds_per_step=round((time.monotonic() - started) / max(len(rows), 1), 2),
-        )
+        metadata.update(mean_reward=sum(rewards) / len(rewards) if rewards else 0.0,
+                        seconds_per_step=round(metadata["train_runtime_s"] / max(len(rows), 1), 2))
         log.info(f"saved the DAPO model in {final}")
         pipes.report_asset_materialization(metadata=metadata)
 

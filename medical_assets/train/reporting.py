@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from transformers import TrainerCallback
@@ -163,3 +164,21 @@ def run_metadata(rows: list[dict[str, float]], checkpoint: str, runtime_s: float
     if speeds:
         metadata["tokens_per_s"] = round(sum(speeds) / len(speeds), 1)
     return metadata
+
+
+def train_and_report(trainer, progress: "PipesProgress", resume: str | None, output_dir: Path, pipes,
+                     log: logging.Logger, **extra: Any) -> tuple[Path, list[dict[str, float]], dict[str, Any]]:
+    """Train (from the `resume` checkpoint when given), save the final model in `output_dir/final`,
+    and return (final dir, loss rows, the metadata both trainers report; `extra` is added to it)."""
+    if resume:
+        log.info(f"resumed from {Path(resume).name} ({resume})")
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=resume)
+    final = output_dir / "final"
+    trainer.save_model(str(final))
+    seconds = time.monotonic() - started
+    rows = loss_history(trainer.state.log_history, progress.rows) if pipes is not None else []
+    metadata = run_metadata(rows, str(final), seconds)
+    metadata.update(resumed_from=Path(resume).name if resume else "none", world_size=trainer.args.world_size,
+                    precision="bf16" if trainer.args.bf16 else "fp32", **extra)
+    return final, rows, metadata

@@ -9,13 +9,12 @@ checkpoint (weights, optimizer, scheduler, data position) when one exists in its
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from medical_assets.train.common import device_settings, last_checkpoint, read_dataset
-from medical_assets.train.reporting import PipesProgress, loss_history, pipes_session, run_metadata
+from medical_assets.train.reporting import PipesProgress, pipes_session, train_and_report
 
 
 def train(params: dict[str, Any], pipes, log) -> None:
@@ -52,17 +51,9 @@ def train(params: dict[str, Any], pipes, log) -> None:
     progress = PipesProgress(log, kill_after_step=params.get("stop_after_steps"))
     trainer = SFTTrainer(model=params["base_model"], args=args, train_dataset=read_dataset(params["dataset"]),
                          callbacks=[progress])
-    if resume:
-        log.info(f"resumed from {Path(resume).name} ({resume})")
-    started = time.monotonic()
-    trainer.train(resume_from_checkpoint=resume)
-    final = output_dir / "final"
-    trainer.save_model(str(final))
+    final, _, metadata = train_and_report(trainer, progress, resume, output_dir, pipes, log,
+                                          deepspeed=str(params.get("deepspeed") or "none"))
     if pipes is not None:
-        rows = loss_history(trainer.state.log_history, progress.rows)
-        metadata = run_metadata(rows, str(final), time.monotonic() - started)
-        metadata.update(resumed_from=Path(resume).name if resume else "none", world_size=args.world_size,
-                        deepspeed=str(params.get("deepspeed") or "none"), precision="bf16" if args.bf16 else "fp32")
         log.info(f"saved the fine-tuned model in {final}")
         pipes.report_asset_materialization(metadata=metadata)
 
