@@ -10,7 +10,11 @@ export VIRTUAL_ENV := $(VENV)
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test ui sql clean
+# Pool limits (dagster.yaml): `gpu`, training steps at once (one per GPU); `llm_api`, steps calling an LLM at once.
+GPU_SLOTS ?= 1
+LLM_API_SLOTS ?= 8
+
+.PHONY: install demo test ui sql clean pools
 
 install: $(STAMP)
 
@@ -27,6 +31,12 @@ $(STAMP): pyproject.toml
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
+	$(MAKE) pools
+
+# Pool limits live in the instance's storage (dagster.yaml has only the default).
+pools: install
+	$(BIN)/dagster instance concurrency set gpu $(GPU_SLOTS)
+	$(BIN)/dagster instance concurrency set llm_api $(LLM_API_SLOTS)
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m medical_assets.demo

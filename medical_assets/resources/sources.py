@@ -12,6 +12,12 @@ An overrides file (YAML) changes any source's entry without a code edit, e.g.
     light_r1:
       data_files: stage2-3k.json
 
+A drop folder (`drop_dir`) holds local files named after their source
+(`<source>.jsonl`, `.ndjson`, `.json` or `.parquet`): such a file is that
+source's data, whatever the mode or the overrides' `path` say; the other
+fields of the entry and its overrides still apply. `source_drop_sensor` starts
+the ingestion of a file dropped there.
+
 Readers yield `(source_row, record)`; a record that cannot be read becomes an
 `Unparsed` with the reason, so it is counted and kept in the rejects.
 """
@@ -32,6 +38,7 @@ from medical_assets.core.layouts import Unparsed
 from medical_assets.sources import SourceSpec, source_spec
 
 SAMPLE_SOURCES = Path(__file__).resolve().parent.parent / "sample" / "sources"
+DROP_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")  # what `read_local` reads
 PARQUET_BATCH_ROWS = 4_096
 
 
@@ -155,6 +162,7 @@ class SourceCatalog(dg.ConfigurableResource):
 
     mode: str = "demo"  # "demo" | "hub"
     overrides_file: str | None = None  # YAML: {source: {path|hub_id|config|split|data_files|layout: ...}}
+    drop_dir: str | None = None  # a file <source>.jsonl|.ndjson|.json|.parquet here is that source's data
     chunk_rows: int = 10_000
 
     def spec(self, name: str) -> SourceSpec:
@@ -163,7 +171,20 @@ class SourceCatalog(dg.ConfigurableResource):
             overrides = yaml.safe_load(Path(self.overrides_file).read_text()) or {}
             if name in overrides:
                 spec = apply_overrides(spec, overrides[name])
+        dropped = self.dropped_file(name)
+        if dropped is not None:
+            spec = dataclasses.replace(spec, path=str(dropped))
         return spec
+
+    def dropped_file(self, name: str) -> Path | None:
+        """The file of source `name` in the drop folder, if there is one."""
+        if not self.drop_dir:
+            return None
+        found = [path for suffix in DROP_SUFFIXES if (path := Path(self.drop_dir) / f"{name}{suffix}").is_file()]
+        if len(found) > 1:
+            raise ValueError(f"{self.drop_dir}: several files for source {name!r} "
+                             f"({', '.join(p.name for p in found)}); keep one")
+        return found[0] if found else None
 
     def origin(self, spec: SourceSpec) -> str:
         """The file or hub dataset this spec is read from (shown in rejects and metadata)."""
