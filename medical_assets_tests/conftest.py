@@ -1,9 +1,13 @@
-"""Shared fixtures: a temporary data home and Dagster instance, and a way to
-materialize one source partition with per-source overrides."""
+"""Shared fixtures: a temporary data home and Dagster instance, a way to
+materialize one source partition with per-source overrides, and the data home
+that `make demo` fills (built once per test session)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,8 @@ import yaml
 from medical_assets.assets.ingest import raw_traces, source_summary
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -28,6 +34,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def warehouse(home: Path) -> Warehouse:
     return Warehouse(home=str(home))
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> tuple[Path, str]:
+    """A data home and DAGSTER_HOME filled by `python -m medical_assets.demo` (~15 minutes), and its stdout."""
+    home = tmp_path_factory.mktemp("demo")
+    (home / "dagster").mkdir()
+    env = {**os.environ, "MEDICAL_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+           "MEDICAL_ASSETS_SOURCES": "demo"}
+    env.pop("MEDICAL_ASSETS_SOURCE_OVERRIDES", None)
+    result = subprocess.run([sys.executable, "-m", "medical_assets.demo"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return home, result.stdout
 
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:
