@@ -31,7 +31,6 @@ import argparse
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl

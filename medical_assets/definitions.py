@@ -4,6 +4,8 @@ Resources are configured from the environment, never by code edits:
 - MEDICAL_ASSETS_HOME      data home (Parquet tables + warehouse.duckdb), default ./data
 - MEDICAL_ASSETS_SOURCES   "demo" (bundled mock files, the default) or "hub"
 - MEDICAL_ASSETS_SOURCE_OVERRIDES  optional YAML of per-source overrides (local paths, columns, filters)
+- MEDICAL_ASSETS_DROP_DIR  the drop folder: a file <source>.jsonl|.ndjson|.json|.parquet there is that
+  source's data, and `source_drop_sensor` ingests it when it appears or changes (default <home>/drop)
 - MEDICAL_ASSETS_EVAL_FILES "demo" (bundled benchmark files), "harness" (a folder given by
   MEDICAL_ASSETS_EVAL_DIR holding eval_data.json and m1_eval_data.json) or "hub" (owner in
   MEDICAL_ASSETS_EVAL_HUB_ORG)
@@ -17,6 +19,10 @@ Resources are configured from the environment, never by code edits:
   the recipe's is Qwen/QwQ-32B)
 - MEDICAL_ASSETS_LLM_BACKEND / _MODEL / _DEVICE / _BATCH_SIZE  the `llm` resource; evaluation takes its
   device and batching, and the model and backend from the partition's model (`medical_assets.models`)
+- MEDICAL_ASSETS_TRAINING_LAUNCHER  where sft_checkpoint/dapo_checkpoint train: "subprocess" (default) or
+  "k8s" (a pod through PipesK8sClient: MEDICAL_ASSETS_TRAINING_IMAGE, _NAMESPACE, _POD_SPEC)
+- MEDICAL_ASSETS_EXECUTOR  "k8s": the k8s_job_executor, one pod per step, configured for every run by the
+  run config file MEDICAL_ASSETS_EXECUTOR_CONFIG (deploy/k8s/executor.yaml) when set; unset: Dagster's default
 - MEDICAL_ASSETS_JUDGE_BACKEND / _MODEL / _BASE_URL  the HealthBench judge (default: the embedded
   SmolLM2-135M-Instruct, which rarely writes readable grades; published grading used GPT-4.1 via
   backend "openai", its key from OPENAI_API_KEY)
@@ -25,23 +31,31 @@ Resources are configured from the environment, never by code edits:
 from __future__ import annotations
 
 import os
+import warnings
 
 import dagster as dg
 
 from medical_assets.assets import (
-    curation, decontamination, evaluation, healthbench, ingest, mix, quality, synthetic, training,
+    curation, decontamination, evaluation, healthbench, ingest, mix, parts, quality, synthetic, training,
 )
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.eval_files import EvalFiles
+from medical_assets.resources.launchers import TrainingLauncher, run_executor
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
+from medical_assets.sensors import SENSORS
 
 warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
-MODULES = [ingest, curation, synthetic, quality, decontamination, mix, training, evaluation, healthbench]
+MODULES = [ingest, curation, parts, synthetic, quality, decontamination, mix, training, evaluation, healthbench]
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # code references are beta: one warning per asset otherwise
+    # Each asset links to the file and line that define it (the UI's Definition > Code references).
+    asset_defs = dg.with_source_code_references(dg.load_assets_from_modules(MODULES))
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules(MODULES),
+    assets=asset_defs,
     asset_checks=dg.load_asset_checks_from_modules(MODULES),
     jobs=[
         dg.define_asset_job(
@@ -57,6 +71,9 @@ defs = dg.Definitions(
             description="Responses and score of one model on one benchmark (a backfill: every benchmark).",
         ),
     ],
+    sensors=SENSORS,
+    executor=run_executor(os.environ.get("MEDICAL_ASSETS_EXECUTOR"),
+                          os.environ.get("MEDICAL_ASSETS_EXECUTOR_CONFIG")),
     resources={
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
@@ -85,7 +102,12 @@ defs = dg.Definitions(
             model=os.environ.get("MEDICAL_ASSETS_JUDGE_MODEL") or None,
             base_url=os.environ.get("MEDICAL_ASSETS_JUDGE_BASE_URL") or None,
         ),
-        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        "training_launcher": TrainingLauncher(
+            kind=os.environ.get("MEDICAL_ASSETS_TRAINING_LAUNCHER", "subprocess"),
+            image=os.environ.get("MEDICAL_ASSETS_TRAINING_IMAGE") or None,
+            namespace=os.environ.get("MEDICAL_ASSETS_TRAINING_NAMESPACE") or None,
+            pod_spec_file=os.environ.get("MEDICAL_ASSETS_TRAINING_POD_SPEC") or None,
+        ),
         "generator": LLM(
             backend=os.environ.get("MEDICAL_ASSETS_GENERATOR_BACKEND", "transformers"),
             model=os.environ.get("MEDICAL_ASSETS_GENERATOR_MODEL") or None,
@@ -94,6 +116,7 @@ defs = dg.Definitions(
         "catalog": SourceCatalog(
             mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),
             overrides_file=os.environ.get("MEDICAL_ASSETS_SOURCE_OVERRIDES") or None,
+            drop_dir=os.environ.get("MEDICAL_ASSETS_DROP_DIR") or str(warehouse.root / "drop"),
         ),
     },
 )

@@ -20,6 +20,7 @@ from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.definitions import defs, warehouse
 from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS
 from medical_assets.models import EMBEDDED_MODEL, ModelSpec, evaluation_partitions, register_model
+from medical_assets.sensors import checkpoint_model
 from medical_assets.sources import SOURCE_NAMES
 
 EXAMPLE_QUERIES = (
@@ -70,7 +71,8 @@ DEMO_OPS: dict[str, dict] = {
                                    "overlong_buffer": 16, "max_steps": 1, "max_refill_rounds": 1, "save_steps": 10,
                                    "gradient_checkpointing": False}},
     # A 135M model on 2 CPU cores: short answers (the recipe allows 30,768 tokens), one sample per question.
-    "eval_responses": {"config": {"max_new_tokens": 32, "questions_per_chunk": 64}},
+    # The first 12 rows of each file (the leaderboard's `partial` says so); all rows: drop max_questions.
+    "eval_responses": {"config": {"max_new_tokens": 32, "questions_per_chunk": 64, "max_questions": 12}},
     "healthbench_scores": {"config": {"max_new_tokens": 48, "judge_max_new_tokens": 48, "judge_retries": 1,
                                       "max_examples": 2}},
 }
@@ -99,11 +101,13 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps += [(["domain_traces", "domain_rejects"], None)]
     steps += [(["synthetic_seed_questions", "synthetic_seed_rejects"], s) for s in SEED_SETS]
     steps += [(["synthetic_traces", "synthetic_attempts", "synthetic_rejects"], s) for s in SEED_SETS]
+    steps += [(["public_medical_traces"], None), (["math_traces", "math_rejects"], None)]
     steps += [(["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
     steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
               (["contamination_report"], None), (["sft_mix", "sft_mix_rejects", "sft_messages"], None)]
-    steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts"], None), (["dapo_checkpoint"], None)]
+    steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts", "dapo_prompt_rejects"], None),
+              (["dapo_checkpoint"], None)]
     steps += [(["eval_responses", "benchmark_scores"], key) for key in evaluation_partitions(EMBEDDED_MODEL)]
     steps += [(["healthbench_grades", "healthbench_scores"], EMBEDDED_MODEL), (["leaderboard"], None)]
     return steps
@@ -115,6 +119,7 @@ def main() -> None:
     register_model(ModelSpec(EMBEDDED_MODEL), instance, warehouse.root)  # the model evaluated by the demo
     for selection, partition in demo_steps():
         _run(instance, selection, partition)
+    checkpoints = _register_checkpoints(instance)
     warehouse.refresh_views()
     with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print()
@@ -126,11 +131,28 @@ def main() -> None:
     for query in EXAMPLE_QUERIES:
         print(query + "\n")
     _print_leaderboard()
+    if checkpoints:
+        print(f"\nThe demo's checkpoints are registered as models ({', '.join(checkpoints)}); evaluate one on the ten "
+              "benchmarks with `make ui` running:\n  .venv/bin/dagster job backfill -w workspace.yaml -j evaluate_model "
+              f"--noprompt --partitions \"$(.venv/bin/python -m medical_assets.models partitions {checkpoints[0]})\"")
+
+
+def _register_checkpoints(instance: dg.DagsterInstance) -> list[str]:
+    """The trained checkpoints as models under evaluation, as `checkpoint_evaluation_sensor` does
+    when the daemon runs (the demo runs in process, without it): names only, not evaluated here."""
+    names = []
+    for stage in ("sft", "dapo"):
+        event = instance.get_latest_materialization_event(dg.AssetKey(f"{stage}_checkpoint"))
+        spec = checkpoint_model(stage, event, warehouse.root) if event else None
+        if spec is not None:
+            register_model(spec, instance, warehouse.root)
+            names.append(spec.name)
+    return names
 
 
 def _print_leaderboard() -> None:
     columns = [spec.column for spec in EVAL_SETS]
-    table = warehouse.read("leaderboard").select("model", *columns, "Avg", "Avg_stated", "HealthBench")
+    table = warehouse.read("leaderboard").select("model", *columns, "Avg", "Avg_stated", "HealthBench", "partial")
     print("Leaderboard (accuracy %; 95% intervals, missing benchmarks and decoding in the `leaderboard` view):")
     with pl.Config(tbl_rows=20, tbl_cols=-1, tbl_width_chars=250, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, float_precision=2):

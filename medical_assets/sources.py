@@ -13,7 +13,7 @@ In the demo each entry reads a mock file in the same layout from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from medical_assets.core.layouts import Layout

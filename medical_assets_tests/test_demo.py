@@ -1,13 +1,11 @@
 """`make demo`'s driver on the bundled corpus, in a temporary data home and
-DAGSTER_HOME: every partition materializes, the Parquet files and DuckDB views
-exist, the runs are in the instance, and every source row is accounted for."""
+DAGSTER_HOME (the `demo_home` fixture of conftest.py): every partition materializes,
+the Parquet files and DuckDB views exist, the runs are in the instance, and every
+source row is accounted for."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -20,19 +18,6 @@ from medical_assets.sources import SOURCE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "medical_assets" / "sample"
-
-
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory) -> tuple[Path, str]:
-    home = tmp_path_factory.mktemp("demo")
-    (home / "dagster").mkdir()
-    env = {**os.environ, "MEDICAL_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-           "MEDICAL_ASSETS_SOURCES": "demo"}
-    env.pop("MEDICAL_ASSETS_SOURCE_OVERRIDES", None)
-    result = subprocess.run([sys.executable, "-m", "medical_assets.demo"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return home, result.stdout
 
 
 def test_every_source_has_a_parquet_file(demo_home):
@@ -169,11 +154,11 @@ def test_audit_which_training_rows_matched_a_question(demo_home):
 def test_audit_funnel_adds_up_per_source(demo_home):
     home, _ = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        funnel = con.execute("SELECT source, rows_read, ingest_rejected, domain_removed, synthetic_dropped, candidates, "
-                             "quality_removed, contamination_removed, kept FROM source_funnel").fetchall()
+        funnel = con.execute("SELECT source, rows_read, ingest_rejected, domain_removed, sampled_out, synthetic_dropped, "
+                             "candidates, quality_removed, contamination_removed, kept FROM source_funnel").fetchall()
     assert funnel
-    for source, read, ingest, domain, synthetic, candidates, quality, contamination, kept in funnel:
-        assert read - ingest - domain - synthetic == candidates, source
+    for source, read, ingest, domain, sampled, synthetic, candidates, quality, contamination, kept in funnel:
+        assert read - ingest - domain - sampled - synthetic == candidates, source
         assert candidates - quality - contamination == kept, source
 
 
@@ -213,3 +198,25 @@ def test_every_row_of_the_mix_passed_decontamination_and_keeps_its_lineage(demo_
     assert outside == 0 and no_raw_row == 0
     assert {"curated_r1", "public_medical", "math"} <= set(parts)
     assert attempts >= 12  # every seed question of the demo was tried at least once
+
+
+def test_trained_checkpoints_are_registered_as_models_to_evaluate(demo_home):
+    from medical_assets.models import EMBEDDED_MODEL, read_models
+
+    home, stdout = demo_home
+    models = read_models(home)
+    trained = {name: spec for name, spec in models.items() if name != EMBEDDED_MODEL}
+    assert sorted(name.split("-")[0] for name in trained) == ["dapo", "sft"]
+    assert all((Path(spec.model) / "config.json").exists() for spec in trained.values())
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    assert set(instance.get_dynamic_partitions("models")) == set(models)
+    assert "-j evaluate_model" in stdout
+
+
+def test_demo_leaderboard_says_it_scored_the_first_rows_only(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT model, Avg, partial FROM leaderboard WHERE NOT reference").fetchall()
+        scored = con.execute("SELECT DISTINCT rows < file_rows FROM benchmark_scores").fetchall()
+    assert len(rows) == 1 and rows[0][1] is not None and "MedQA (12/" in rows[0][2]
+    assert scored == [(True,)]

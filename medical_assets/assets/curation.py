@@ -25,6 +25,7 @@ from medical_assets.sources import SOURCES
 R1_SOURCES = [spec.name for spec in SOURCES if spec.part == "curated_r1"]
 r1_source_partitions = dg.StaticPartitionsDefinition(R1_SOURCES)
 ROW_KEYS = ["source", "source_row"]
+OWNERS = ["team:curation"]
 EMBED_CHUNK_ROWS = 8_192
 LABEL_CHUNK_ROWS = 256
 PROGRESS_EVERY_S = 10.0
@@ -56,7 +57,9 @@ class DomainConfig(dg.Config):
     partitions_def=r1_source_partitions,
     deps=[dg.AssetDep("raw_traces", partition_mapping=dg.IdentityPartitionMapping())],
     group_name="curation",
+    owners=OWNERS,
     kinds={"sentence_transformers", "parquet"},
+    automation_condition=dg.AutomationCondition.eager(),  # a re-ingested source is embedded again
 )
 def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, warehouse: Warehouse):
     """Each R1 prompt embedded (all-MiniLM-L6-v2 by default, 384-d, L2-normalized float32, stored as a
@@ -107,7 +110,7 @@ def _previous_embeddings(warehouse: Warehouse, source: str, embedder_name: str) 
     )
 
 
-@dg.asset(deps=["prompt_embeddings"], group_name="curation", kinds={"faiss", "parquet"})
+@dg.asset(deps=["prompt_embeddings"], group_name="curation", owners=OWNERS, kinds={"faiss", "parquet"})
 def prompt_clusters(context: dg.AssetExecutionContext, config: ClusteringConfig, warehouse: Warehouse):
     """Spherical k-means of every R1 prompt embedding with faiss (the recipe: 50,000 clusters):
     each row's `cluster` and cosine `distance` to its centroid."""
@@ -161,7 +164,7 @@ def _size_histogram(sizes: pl.Series, n_clusters: int) -> str:
     return summary + markdown_table(pl.DataFrame(rows), max_rows=64)
 
 
-@dg.asset(deps=["prompt_clusters", "raw_traces"], group_name="curation", kinds={"polars", "parquet"})
+@dg.asset(deps=["prompt_clusters", "raw_traces"], group_name="curation", owners=OWNERS, kinds={"polars", "parquet"})
 def cluster_exemplars(context: dg.AssetExecutionContext, config: ExemplarConfig, warehouse: Warehouse):
     """The prompts nearest each cluster's centre (the recipe: 10; all of a smaller cluster), with their text."""
     clusters = warehouse.read("prompt_clusters")
@@ -181,7 +184,8 @@ def cluster_exemplars(context: dg.AssetExecutionContext, config: ExemplarConfig,
     })
 
 
-@dg.asset(deps=["cluster_exemplars"], group_name="curation", kinds={"pytorch", "parquet"})
+@dg.asset(deps=["cluster_exemplars"], group_name="curation", owners=OWNERS, kinds={"pytorch", "parquet"},
+          pool="llm_api")
 def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, labeller: LLM, warehouse: Warehouse):
     """Each exemplar's domain from the labeller LLM (the recipe: Qwen2.5-32B-Instruct), constrained to
     a closed set of labels: every label's log-probability as the reply is scored and the most likely
@@ -228,7 +232,7 @@ def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, lab
     })
 
 
-@dg.asset(deps=["exemplar_domains"], group_name="curation", kinds={"polars", "parquet"})
+@dg.asset(deps=["exemplar_domains"], group_name="curation", owners=OWNERS, kinds={"polars", "parquet"})
 def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, warehouse: Warehouse):
     """Each cluster's domain: the majority label of its exemplars; a tie goes to the tied label with the
     highest summed probability, then to the first in the label list. The vote counts are kept.
@@ -254,10 +258,10 @@ def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, w
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("domain_traces", deps=["raw_traces", "prompt_clusters", "cluster_domains"],
-                     group_name="curation", kinds={"polars", "parquet"},
+                     group_name="curation", owners=OWNERS, kinds={"polars", "parquet"},
                      description="R1 traces whose cluster is labelled with a kept domain (Medical, Biology)."),
         dg.AssetSpec("domain_rejects", deps=["raw_traces", "prompt_clusters", "cluster_domains"],
-                     group_name="curation", kinds={"polars", "parquet"},
+                     group_name="curation", owners=OWNERS, kinds={"polars", "parquet"},
                      description="R1 traces of clusters with another domain: the cluster and its label."),
     ],
     check_specs=[dg.AssetCheckSpec("rows_accounted", asset="domain_traces", blocking=True)],

@@ -14,6 +14,7 @@ from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.storage import Warehouse
 
 ROW_KEYS = ["source", "source_row"]
+OWNERS = ["team:curation"]
 RECHECK_ROWS = 2_000  # kept rows re-verified by the independent n-gram check
 
 
@@ -34,7 +35,8 @@ def _evals(warehouse: Warehouse, eval_files: EvalFiles) -> pl.DataFrame:
     return pl.concat([questions, turns.with_columns(options=pl.lit(None, dtype=questions.schema["options"]))])
 
 
-@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", kinds={"polars", "parquet"})
+@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", owners=OWNERS,
+          kinds={"polars", "parquet"})
 def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
     """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
@@ -44,7 +46,8 @@ def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_file
     return dg.MaterializeResult(metadata=_hit_metadata(hits))
 
 
-@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", kinds={"polars", "parquet"})
+@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", owners=OWNERS,
+          kinds={"polars", "parquet"})
 def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
@@ -75,10 +78,10 @@ def contamination_evidence(warehouse: Warehouse) -> pl.LazyFrame:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("decontaminated_traces", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
-                     group_name="decontamination", kinds={"polars", "parquet"},
+                     group_name="decontamination", owners=OWNERS, kinds={"polars", "parquet"},
                      description="Quality traces whose prompt matches no evaluation question by either step."),
         dg.AssetSpec("decontamination_rejects", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
-                     group_name="decontamination", kinds={"polars", "parquet"},
+                     group_name="decontamination", owners=OWNERS, kinds={"polars", "parquet"},
                      description="Removed traces: the first piece of evidence per trace (n-gram first); "
                      "all of it is in ngram_matches and fuzzy_matches."),
     ],
@@ -131,10 +134,11 @@ def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetC
 
 
 @dg.asset(deps=["decontaminated_traces", "decontamination_rejects", "ngram_matches", "fuzzy_matches"],
-          group_name="decontamination", kinds={"polars", "duckdb"})
+          group_name="decontamination", owners=OWNERS, kinds={"polars", "duckdb"})
 def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
     """Hits per source and benchmark, and rows removed per source; also creates the audit views
-    `removed_samples` (why and where each sample left: domain curation, quality filters, contamination)
+    `removed_samples` (why and where each sample left: domain curation, math sampling, quality filters,
+    contamination)
     and `source_funnel` (rows per source per stage)."""
     traces = warehouse.scan("quality_traces").select("sample_id", "source").unique()
     report = (
@@ -160,6 +164,10 @@ SELECT sample_id, source, source_row, 'curation' AS stage, 'domain ' || domain A
        NULL AS benchmark, NULL AS question_id, reason AS evidence
 FROM domain_rejects
 UNION ALL
+SELECT sample_id, source, source_row, 'sampling' AS stage, 'not in the math sample' AS reason,
+       NULL AS benchmark, NULL AS question_id, reason AS evidence
+FROM math_rejects
+UNION ALL
 SELECT sample_id, source, source_row, 'quality' AS stage, filter AS reason,
        NULL AS benchmark, NULL AS question_id, printf('%g (limit %s)', value, threshold) AS evidence
 FROM quality_rejects
@@ -177,6 +185,7 @@ SOURCE_FUNNEL_SQL = """
 WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source),
      ingest AS (SELECT source, count(*) AS ingest_rejected FROM raw_trace_rejects GROUP BY source),
      curation AS (SELECT source, count(*) AS domain_removed FROM domain_rejects GROUP BY source),
+     sampling AS (SELECT source, count(*) AS sampled_out FROM math_rejects GROUP BY source),
      synthetic AS (SELECT source, sum(n)::BIGINT AS synthetic_dropped FROM (
          SELECT seed_set AS source, count(*) AS n FROM synthetic_seed_rejects GROUP BY ALL
          UNION ALL
@@ -189,11 +198,13 @@ WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source
 SELECT coalesce(c.part, CASE WHEN y.source IS NULL THEN 'curated_r1' ELSE 'synthetic_qa' END) AS part, s.source,
        coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
        coalesce(i.ingest_rejected, 0) AS ingest_rejected, coalesce(d.domain_removed, 0) AS domain_removed,
+       coalesce(m.sampled_out, 0) AS sampled_out,
        coalesce(y.synthetic_dropped, 0) AS synthetic_dropped, coalesce(c.candidates, 0) AS candidates,
        coalesce(q.quality_removed, 0) AS quality_removed, coalesce(x.contamination_removed, 0) AS contamination_removed,
        coalesce(k.kept, 0) AS kept
-FROM (SELECT source FROM candidates UNION SELECT source FROM curation UNION SELECT source FROM synthetic) s
+FROM (SELECT source FROM candidates UNION SELECT source FROM curation UNION SELECT source FROM synthetic
+      UNION SELECT source FROM sampling) s
 LEFT JOIN candidates c USING (source) LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
-LEFT JOIN curation d USING (source) LEFT JOIN synthetic y USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
+LEFT JOIN curation d USING (source) LEFT JOIN sampling m USING (source) LEFT JOIN synthetic y USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
 LEFT JOIN kept k USING (source)
 """

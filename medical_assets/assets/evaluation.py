@@ -24,6 +24,7 @@ from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 
 benchmark_partitions = dg.StaticPartitionsDefinition(list(EVAL_SET_KEYS))
+OWNERS = ["team:evaluation"]
 
 
 @dg.multi_asset(
@@ -34,6 +35,7 @@ benchmark_partitions = dg.StaticPartitionsDefinition(list(EVAL_SET_KEYS))
             "answer_idx), one Parquet file per benchmark.",
             partitions_def=benchmark_partitions,
             group_name="evaluation",
+            owners=OWNERS,
             kinds={"polars", "parquet"},
         ),
         dg.AssetSpec(
@@ -41,6 +43,7 @@ benchmark_partitions = dg.StaticPartitionsDefinition(list(EVAL_SET_KEYS))
             description="Benchmark rows that cannot be scored fairly, with the reason and the raw row.",
             partitions_def=benchmark_partitions,
             group_name="evaluation",
+            owners=OWNERS,
             kinds={"polars", "parquet"},
         ),
     ],
@@ -90,6 +93,9 @@ class EvalConfig(dg.Config):
     seed: int = 0  # chunk k samples with seed + k
     questions_per_chunk: int = 64  # generated in one call, then stored: the unit of resume
     reuse_responses: bool = True  # False: discard stored responses of these settings and regenerate
+    # The first N rows of the file only, for a quick look at a checkpoint; the score and the
+    # leaderboard say so (`partial`). None: every row, as published.
+    max_questions: int | None = None
 
 
 def _model_and_benchmark(context: dg.AssetExecutionContext) -> tuple[str, str]:
@@ -101,7 +107,9 @@ def _model_and_benchmark(context: dg.AssetExecutionContext) -> tuple[str, str]:
     partitions_def=model_benchmark_partitions,
     deps=["eval_questions"],  # its benchmark partition: Dagster maps the shared `benchmark` dimension
     group_name="evaluation",
-    kinds={"polars", "parquet"},
+    owners=OWNERS,
+    kinds={"pytorch", "polars", "parquet"},
+    pool="llm_api",
 )
 def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
     """The model's responses to one benchmark with the recipe's prompt and sampling, graded:
@@ -114,11 +122,16 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     spec = model_spec(name, warehouse.root)
     generator = spec.llm(llm)
     questions = with_prompts(warehouse.read("eval_questions", [benchmark]), EVALUATION.prompt_suffix)
+    file_rows = questions.height
+    if config.max_questions is not None:
+        if config.max_questions < 1:
+            raise dg.Failure(f"max_questions is {config.max_questions}: use at least 1, or null for every row")
+        questions = questions.sort("position").head(config.max_questions)
     settings = {"model_id": spec.model_id, "backend": spec.backend, "dtype": generator.describe().get("dtype"),
                 "max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,
                 "seed": config.seed, "samples_per_question": config.samples_per_question,
                 "prompt_template_hash": prompt_template_hash(EVALUATION.prompt_suffix)}
-    key = scores.settings_hash(settings)
+    key = scores.settings_hash(settings | ({"max_questions": config.max_questions} if config.max_questions else {}))
     partials = warehouse.partials_dir("eval_responses", context.partition_key, key)
     if not config.reuse_responses:
         shutil.rmtree(partials, ignore_errors=True)
@@ -147,6 +160,7 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     generated = graded.height - reused
     return dg.MaterializeResult(metadata={
         "dagster/row_count": graded.height, "responses_generated": generated, "responses_reused": reused,
+        "questions": f"{questions.height} of {file_rows}" + (" (max_questions)" if questions.height < file_rows else ""),
         "generation_seconds": round(seconds, 1),
         "questions_per_second": round(generated / config.samples_per_question / seconds, 2) if generated else None,
         "unanswered": graded["answer"].null_count(), "accuracy": graded["correct"].mean(), "settings_hash": key,
@@ -177,6 +191,7 @@ def _stored_responses(warehouse: Warehouse, partition: str, key: str, partials: 
     partitions_def=model_benchmark_partitions,
     deps=["eval_responses"],
     group_name="evaluation",
+    owners=OWNERS,
     kinds={"polars", "parquet"},
 )
 def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
@@ -192,7 +207,8 @@ def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     first = graded.row(0, named=True)
     decoding = scores.decoding_text(first["max_new_tokens"], first["temperature"], first["top_p"],
                                     first["samples_per_question"], first["seed"])
-    row = {"model": name, "benchmark": benchmark, "column": eval_set(benchmark).column,
+    file_rows = warehouse.scan("eval_questions", [benchmark]).select(pl.len()).collect().item()
+    row = {"model": name, "benchmark": benchmark, "column": eval_set(benchmark).column, "file_rows": file_rows,
            "samples_per_question": first["samples_per_question"], **scores.accuracy_with_interval(graded),
            **{c: first[c] for c in ("model_id", "revision", "backend", "dtype", "seed", "prompt_template_hash",
                                     "questions_hash", "settings_hash")},
@@ -201,13 +217,14 @@ def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     warehouse.write("benchmark_scores", table, context.partition_key)
     return dg.MaterializeResult(metadata={
         "accuracy": row["accuracy"], "ci_95": f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
-        "rows": row["rows"], "unique_questions": row["unique_questions"], "unique_accuracy": row["unique_accuracy"],
+        "rows": row["rows"], "file_rows": file_rows, "unique_questions": row["unique_questions"], "unique_accuracy": row["unique_accuracy"],
         "unanswered": row["unanswered"], "decoding": decoding,
         "score": dg.MetadataValue.md(markdown_table(table.drop("ci_method"), max_chars=40)),
     })
 
 
-@dg.asset(deps=["benchmark_scores", "healthbench_scores"], group_name="evaluation", kinds={"polars", "parquet"})
+@dg.asset(deps=["benchmark_scores", "healthbench_scores"], group_name="evaluation", owners=OWNERS,
+          kinds={"polars", "parquet"})
 def leaderboard(warehouse: Warehouse) -> dg.MaterializeResult:
     """The model card's table for every evaluated model: accuracy (%) per benchmark with its 95%
     interval, Avg (the unweighted mean of the ten, only when all ten are scored; `missing` says

@@ -15,6 +15,7 @@ from medical_assets.resources.llm import GGUF_MODEL_NAME, LLM
 from medical_assets.resources.storage import Warehouse
 
 EVALUATION = RECIPE.evaluation
+OWNERS = ["team:evaluation"]
 
 GRADE_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
@@ -61,15 +62,16 @@ class HealthBenchConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("healthbench_grades", partitions_def=model_partitions, group_name="evaluation",
-                     kinds={"polars", "parquet"},
+        dg.AssetSpec("healthbench_grades", partitions_def=model_partitions, group_name="evaluation", owners=OWNERS,
+                     kinds={"pytorch", "polars", "parquet"},
                      description="One row per rubric item of each HealthBench conversation: the model's reply, "
                      "the judge's reply and its grade (null: judge failure)."),
-        dg.AssetSpec("healthbench_scores", partitions_def=model_partitions, group_name="evaluation",
+        dg.AssetSpec("healthbench_scores", partitions_def=model_partitions, group_name="evaluation", owners=OWNERS,
                      kinds={"polars", "parquet"},
                      description="HealthBench score of the model (clipped mean, bootstrap std) and per tag "
                      "(theme, axis), with the judge failures that kept examples out."),
     ],
+    pool="llm_api",
 )
 def healthbench_scores(
     context: dg.AssetExecutionContext, config: HealthBenchConfig, llm: LLM, judge: LLM, eval_files: EvalFiles,

@@ -15,6 +15,7 @@ from medical_assets.resources.storage import Warehouse
 from medical_assets.sources import SOURCE_NAMES, source_spec
 
 source_partitions = dg.StaticPartitionsDefinition(list(SOURCE_NAMES))
+OWNERS = ["team:data"]
 
 RAW_TRACES = "raw_traces"
 RAW_TRACE_REJECTS = "raw_trace_rejects"
@@ -29,6 +30,7 @@ PROGRESS_EVERY_S = 10.0
             "(sample_id, source, source_row, prompt, reasoning, response, answer), one Parquet file per source.",
             partitions_def=source_partitions,
             group_name="ingest",
+            owners=OWNERS,
             kinds={"polars", "parquet"},
         ),
         dg.AssetSpec(
@@ -37,6 +39,7 @@ PROGRESS_EVERY_S = 10.0
             "with the raw record, so nothing is lost.",
             partitions_def=source_partitions,
             group_name="ingest",
+            owners=OWNERS,
             kinds={"polars", "parquet"},
         ),
     ],
@@ -102,7 +105,8 @@ def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, wareho
     )
 
 
-@dg.asset(group_name="ingest", kinds={"polars", "parquet"})
+@dg.asset(group_name="ingest", owners=OWNERS, kinds={"polars", "parquet"},
+          automation_condition=dg.AutomationCondition.eager())
 def source_summary(raw_traces: pl.LazyFrame, raw_trace_rejects: pl.LazyFrame) -> dg.Output[pl.DataFrame]:
     """Per source: its part of the mix, rows kept, rows not selected by the source's filter,
     invalid rows, and how many traces carry reasoning, a final answer and a gold answer."""

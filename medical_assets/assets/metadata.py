@@ -46,6 +46,8 @@ def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
             avg = f"— (missing: {row['missing']})"
         if row["Avg_stated"] is not None:
             avg += f" (stated {row['Avg_stated']:.2f})"
+        if row.get("partial"):
+            avg += f" (first rows only: {row['partial']})"
         healthbench = _score_cell(row["HealthBench"])
         if row["HealthBench_std"] is not None:
             healthbench += f" ± {row['HealthBench_std']:.1f}"

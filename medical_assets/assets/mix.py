@@ -18,6 +18,7 @@ from medical_assets.resources.storage import Warehouse
 RECIPE_CAPS = {"curated_r1": RECIPE.mix.curated_r1, "synthetic_qa": RECIPE.mix.synthetic_qa,
                "public_medical": RECIPE.mix.public_medical, "math": RECIPE.mix.math}
 ROW_KEYS = ["sample_id", "source", "source_row"]
+OWNERS = ["team:curation"]
 LENGTH_EDGES = [0, 512, 1_024, 2_048, 4_096, 8_192, RECIPE.sft.max_length + 1]
 TOKENIZE_CHUNK_ROWS = 4_096
 
@@ -33,14 +34,15 @@ class MixConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("sft_mix", deps=["decontaminated_traces"], group_name="mix", kinds={"polars", "parquet"},
+        dg.AssetSpec("sft_mix", deps=["decontaminated_traces"], group_name="mix", owners=OWNERS,
+                     kinds={"polars", "parquet"},
                      description="The SFT training rows: part, source, source_row, sample_id, the trace, its "
                      "token count."),
-        dg.AssetSpec("sft_mix_rejects", deps=["decontaminated_traces"], group_name="mix",
+        dg.AssetSpec("sft_mix_rejects", deps=["decontaminated_traces"], group_name="mix", owners=OWNERS,
                      kinds={"polars", "parquet"},
                      description="Decontaminated traces left out of the mix: exact duplicates (with the row kept) "
                      "and rows over their part's cap."),
-        dg.AssetSpec("sft_messages", deps=["decontaminated_traces"], group_name="mix", kinds={"parquet"},
+        dg.AssetSpec("sft_messages", deps=["decontaminated_traces"], group_name="mix", owners=OWNERS, kinds={"parquet"},
                      description="The mix as chat messages (user, assistant with <think> reasoning), loadable with "
                      "`datasets.load_dataset('parquet', ...)`."),
     ],

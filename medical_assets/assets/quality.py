@@ -12,9 +12,9 @@ from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
 from medical_assets.sources import SOURCES
 
-OTHER_TRACE_SOURCES = [spec.name for spec in SOURCES if spec.kind == "traces" and spec.part != "curated_r1"]
 PART_OF = pl.DataFrame({"source": [s.name for s in SOURCES], "part": [s.part for s in SOURCES]})
 ROW_KEYS = ["source", "source_row"]
+OWNERS = ["team:curation"]
 WAIT_BINS = [0, 1, 5, 10, 20, 48, 100]  # the card keeps <= 47
 
 
@@ -27,20 +27,22 @@ class QualityConfig(dg.Config):
 
 
 @dg.asset(
-    deps=["raw_traces", "domain_traces", "synthetic_traces"],
+    deps=["domain_traces", "public_medical_traces", "math_traces", "synthetic_traces"],
     group_name="preprocessing",
+    owners=OWNERS,
     kinds={"polars", "parquet"},
 )
 def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Every trace that can enter the SFT mix, with its `part`: the curated R1 traces that the
     domain curation kept (Medical and Biology clusters), the answer-verified synthetic QA traces,
-    and the public medical and math sources whole. All of them pass the same filters and
-    decontamination downstream.
+    the public medical sets whole and the math supplement's sample. All of them pass the same
+    filters and decontamination downstream.
     """
-    columns = warehouse.scan("raw_traces", OTHER_TRACE_SOURCES).collect_schema().names()
+    columns = warehouse.scan("public_medical_traces").collect_schema().names()
     traces = pl.concat([
         warehouse.scan("domain_traces").select(columns),
-        warehouse.scan("raw_traces", OTHER_TRACE_SOURCES),
+        warehouse.scan("public_medical_traces"),
+        warehouse.scan("math_traces").select(columns),
         warehouse.scan("synthetic_traces", SEED_SETS).select(columns),
     ]).join(PART_OF.lazy(), on="source", how="left")
     path = warehouse.sink("candidate_traces", traces)
@@ -53,11 +55,11 @@ def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("quality_traces", deps=["candidate_traces"], group_name="preprocessing",
+        dg.AssetSpec("quality_traces", deps=["candidate_traces"], group_name="preprocessing", owners=OWNERS,
                      kinds={"polars", "parquet"},
                      description="Candidate traces that are complete, have prompts of more than 3 words, "
                      "and at most N 'Wait' (N the corpus's 97th percentile)."),
-        dg.AssetSpec("quality_rejects", deps=["candidate_traces"], group_name="preprocessing",
+        dg.AssetSpec("quality_rejects", deps=["candidate_traces"], group_name="preprocessing", owners=OWNERS,
                      kinds={"polars", "parquet"},
                      description="Traces removed by a quality filter: the filter, the measured value, the threshold."),
     ],

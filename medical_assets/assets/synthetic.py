@@ -24,6 +24,7 @@ from medical_assets.sources import SOURCES, source_spec
 
 SEED_SETS = [spec.name for spec in SOURCES if spec.part == "synthetic_qa"]
 seed_set_partitions = dg.StaticPartitionsDefinition(SEED_SETS)
+OWNERS = ["team:curation"]
 PROMPT_TEMPLATE = "{question}\n{options}\n\n{suffix}"  # the evaluation prompt (RECIPE.md, "Evaluation")
 PROGRESS_EVERY_S = 10.0
 
@@ -47,11 +48,13 @@ class GenerationConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("synthetic_seed_questions", partitions_def=seed_set_partitions, group_name="synthetic",
+                     owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
                      deps=[dg.AssetDep("raw_traces", partition_mapping=dg.IdentityPartitionMapping())],
                      kinds={"polars", "parquet"},
                      description="Seed questions (question, lettered options, gold letter) drawn to the "
                      "recipe's count for the set."),
         dg.AssetSpec("synthetic_seed_rejects", partitions_def=seed_set_partitions, group_name="synthetic",
+                     owners=OWNERS, automation_condition=dg.AutomationCondition.eager(),
                      deps=[dg.AssetDep("raw_traces", partition_mapping=dg.IdentityPartitionMapping())],
                      kinds={"polars", "parquet"},
                      description="Seed rows left out: unverifiable (no options, gold not an option) or not drawn."),
@@ -108,18 +111,19 @@ def settings_key(generator: dict, config: GenerationConfig) -> str:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("synthetic_traces", partitions_def=seed_set_partitions, group_name="synthetic",
+        dg.AssetSpec("synthetic_traces", partitions_def=seed_set_partitions, group_name="synthetic", owners=OWNERS,
                      deps=["synthetic_seed_questions"], kinds={"pytorch", "parquet"},
                      description="Generated traces whose boxed answer matches the gold option, "
                      "in the canonical trace schema (source = the seed set, source_row = the seed row)."),
-        dg.AssetSpec("synthetic_attempts", partitions_def=seed_set_partitions, group_name="synthetic",
+        dg.AssetSpec("synthetic_attempts", partitions_def=seed_set_partitions, group_name="synthetic", owners=OWNERS,
                      deps=["synthetic_seed_questions"], kinds={"polars", "parquet"},
                      description="Every generation attempt: seed, response, extracted letter, correct, settings."),
-        dg.AssetSpec("synthetic_rejects", partitions_def=seed_set_partitions, group_name="synthetic",
+        dg.AssetSpec("synthetic_rejects", partitions_def=seed_set_partitions, group_name="synthetic", owners=OWNERS,
                      deps=["synthetic_seed_questions"], kinds={"polars", "parquet"},
                      description="Questions with no correct answer after every attempt, with the reason."),
     ],
     check_specs=[dg.AssetCheckSpec("rows_accounted", asset="synthetic_traces", blocking=True)],
+    pool="llm_api",
 )
 def synthetic_traces(context: dg.AssetExecutionContext, config: GenerationConfig, generator: LLM,
                      warehouse: Warehouse):

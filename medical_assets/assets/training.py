@@ -2,11 +2,13 @@
 
 The training itself never runs in the Dagster process: `sft_checkpoint` and `dapo_checkpoint`
 start `python -m medical_assets.train.sft|dapo` (under `torchrun` for several processes)
-through `dg.PipesSubprocessClient`; the child logs every step back and reports the loss
-curve and the checkpoint path as the materialization's metadata. Both are in the `gpu`
-pool, so two training runs never share a GPU. A run's folder is named by a hash of its
-inputs and settings: materializing again after a crash or a kill resumes from the newest
-checkpoint in it; changed settings or data start a new run.
+through Dagster Pipes, as a subprocess or in a Kubernetes pod (the `training_launcher`
+resource); the child logs every step back and reports the loss curve and the checkpoint path
+as the materialization's metadata. Both are in the `gpu` pool, so two training runs never
+share a GPU, and under the `k8s_job_executor` their step pods ask for a GPU (`GPU_STEP`).
+A run's folder is named by a hash of its inputs and settings: materializing again after a
+crash or a kill resumes from the newest checkpoint in it; changed settings or data start a
+new run.
 
 Layout under the data home: `models/base` (the embedded model, converted once) and
 `training/<sft|dapo>/<run hash>/` (dataset, `checkpoint-N/`, `final/`, `logs/`).
@@ -15,7 +17,6 @@ Layout under the data home: `models/base` (the embedded model, converted once) a
 import hashlib
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,12 +30,16 @@ from medical_assets.core.canonical import to_messages
 from medical_assets.core.eval_questions import with_prompts
 from medical_assets.core.synthetic import seed_questions
 from medical_assets.recipe import RECIPE
-from medical_assets.resources.llm import GGUF_MODEL_NAME, convert_gguf_to_checkpoint, packaged_gguf_path
+from medical_assets.resources.launchers import TrainingLauncher
+from medical_assets.models import ModelSpec
+from medical_assets.resources.llm import GGUF_MODEL_NAME, LLM, convert_gguf_to_checkpoint, packaged_gguf_path
 from medical_assets.resources.storage import Warehouse
 from medical_assets.train import CONFIGS, plan
 from medical_assets.train.launch import stderr_tail
+from medical_assets.train.rewards import accuracy_reward
 
 GROUP = "training"
+OWNERS = ["team:training"]
 SEED_SETS = ("medmcqa_seed", "medqa_seed", "medreason_seed")
 DAPO_PROMPT_SCHEMA: dict[str, pl.DataType] = {
     "prompt_id": pl.String(),  # the sample_id of the trace or seed row it came from
@@ -42,7 +47,15 @@ DAPO_PROMPT_SCHEMA: dict[str, pl.DataType] = {
     "prompt": pl.String(),  # the evaluation prompt: question, "A. text" lines, the \boxed{} instruction
     "options": pl.List(pl.Struct({"letter": pl.String(), "text": pl.String()})),
     "gold": pl.String(),  # the gold option's letter
+    "pass_rate": pl.Float64(),  # share of the SFT model's k samples that were right; null when not measured
 }
+DAPO_REJECT_SCHEMA: dict[str, pl.DataType] = {"prompt_id": pl.String(), "source": pl.String(), "reason": pl.String()}
+
+
+# Under the k8s_job_executor each step is a pod: a training step's pod asks for a GPU (more, or none
+# when the training runs in its own pod, through per_step_k8s_config in deploy/k8s/executor.yaml).
+# Other executors ignore the tag.
+GPU_STEP = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 
 
 def models_dir(warehouse: Warehouse) -> Path:
@@ -100,7 +113,7 @@ def checkpoint_facts(checkpoint: Path) -> dict:
             "context_window": plan.context_window(config) or 0}
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch", "safetensors"})
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds={"pytorch", "safetensors"})
 def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig,
                warehouse: Warehouse) -> dg.MaterializeResult:
     """The model SFT starts from, as a checkpoint directory: the recipe's Qwen/Qwen3-8B (hub id or
@@ -172,14 +185,14 @@ def _command(module: str, launch: LaunchConfig, run_id: str, log: Path) -> tuple
     return [sys.executable, "-m", "medical_assets.train.launch", str(log), "--", *command], env
 
 
-def _run_training(context: dg.AssetExecutionContext, pipes: dg.PipesSubprocessClient, module: str,
+def _run_training(context: dg.AssetExecutionContext, launcher: TrainingLauncher, module: str,
                   launch: LaunchConfig, run_dir: Path, extras: dict) -> dict:
     """Start the training process through Pipes; its reported metadata, or a Failure with its stderr tail."""
     log = run_dir / "logs" / f"{context.run.run_id}.stderr.log"
     command, env = _command(module, launch, run_dir.name, log)
     context.log.info(f"starting {' '.join(command)} (stderr copy: {log})")
     try:
-        invocation = pipes.run(command=command, context=context, extras=extras, env=env)
+        invocation = launcher.run(context, command, env, extras, processes=launch.nproc_per_node)
     except DagsterPipesExecutionError as error:
         tail = stderr_tail(log)
         raise dg.Failure(
@@ -244,9 +257,10 @@ def sft_examples(traces: pl.LazyFrame, max_rows: int | None) -> pl.DataFrame:
                            completion=pl.col("messages").list.slice(1, 1))
 
 
-@dg.asset(deps=["base_model", "sft_mix"], group_name=GROUP, pool="gpu", kinds={"pytorch", "deepspeed"})
+@dg.asset(deps=["base_model", "sft_mix"], group_name=GROUP, owners=OWNERS, pool="gpu", op_tags=GPU_STEP,
+          kinds={"pytorch", "deepspeed", "trl"})
 def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, warehouse: Warehouse,
-                   pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
+                   training_launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Supervised fine-tuning of the base model on the SFT mix (TRL SFTTrainer,
     DeepSpeed ZeRO-3): max length 16,378, global batch 128, LR 5e-5, 8 epochs by default. Runs as
     a separate process reported through Pipes; resumes from its last checkpoint after a crash."""
@@ -272,7 +286,7 @@ def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, ware
     context.log.info(f"SFT of {base} on {examples.height:,} rows: global batch {config.global_batch_size} = "
                      f"{config.per_device_batch_size} per device x {accumulation} accumulation x "
                      f"{config.nproc_per_node * config.nnodes} processes; run folder {run_dir}")
-    reported = _run_training(context, pipes_subprocess_client, "medical_assets.train.sft", config, run_dir, extras)
+    reported = _run_training(context, training_launcher, "medical_assets.train.sft", config, run_dir, extras)
     return dg.MaterializeResult(metadata={
         **reported, "rows": examples.height, "base_model": base, "gradient_accumulation_steps": accumulation,
         "run_dir": dg.MetadataValue.path(str(run_dir)),
@@ -286,6 +300,12 @@ class DapoPromptsConfig(dg.Config):
     seed_sets: list[str] = []  # also the seed question sets of raw_traces (medmcqa_seed, medqa_seed, medreason_seed)
     max_prompts: int | None = None
     decontaminate_seed_sets: bool = True  # seed rows never passed decontamination: check them against eval_questions
+    # k > 0: the SFT checkpoint answers each prompt k times; prompts it always or never solves carry
+    # no DAPO signal and go to dapo_prompt_rejects with their pass rate. 0: no filter.
+    pass_rate_samples: int = 0
+    pass_rate_max_new_tokens: int = RECIPE.dapo.max_response_tokens
+    pass_rate_temperature: float = RECIPE.dapo.temperature
+    pass_rate_seed: int = 0
 
 
 def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -299,8 +319,8 @@ def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     if not kept:
         return pl.DataFrame(schema=DAPO_PROMPT_SCHEMA), pl.DataFrame()
     questions = with_prompts(pl.concat(kept), RECIPE.evaluation.prompt_suffix)
-    return (questions.select(prompt_id="sample_id", source="seed_set", prompt="prompt", options="options", gold="gold")
-            .cast(DAPO_PROMPT_SCHEMA), pl.concat(rejected))
+    return (questions.select(prompt_id="sample_id", source="seed_set", prompt="prompt", options="options", gold="gold",
+                             pass_rate=pl.lit(None, pl.Float64)).cast(DAPO_PROMPT_SCHEMA), pl.concat(rejected))
 
 
 def _seed_rows(warehouse: Warehouse, seed_sets: list[str], decontaminate: bool) -> tuple[pl.DataFrame, int]:
@@ -315,11 +335,46 @@ def _seed_rows(warehouse: Warehouse, seed_sets: list[str], decontaminate: bool) 
     return kept, rows.height - kept.height
 
 
-@dg.asset(deps=["decontaminated_traces"], group_name=GROUP, kinds={"polars", "parquet"})
-def dapo_prompts(config: DapoPromptsConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def pass_rate_split(questions: pl.DataFrame, passes: list[int], samples: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, rejects) by pass rate: a prompt solved in all `samples` or in none gives every
+    completion of its group the same reward, so DAPO learns nothing from it."""
+    scored = questions.with_columns(passes=pl.Series(passes, dtype=pl.Int64), samples=pl.lit(samples, pl.Int64))
+    scored = scored.with_columns(pass_rate=pl.col("passes") / pl.col("samples"))
+    trivial = (pl.col("passes") == 0) | (pl.col("passes") == pl.col("samples"))
+    reason = (pl.when(pl.col("passes") == 0).then(pl.lit("never solved by the SFT model"))
+              .otherwise(pl.lit("always solved by the SFT model"))
+              + pl.format(" ({}/{} samples)", "passes", "samples"))
+    return scored.filter(~trivial), scored.filter(trivial).with_columns(reason=reason)
+
+
+def _pass_counts(questions: pl.DataFrame, llm: LLM, config: DapoPromptsConfig) -> list[int]:
+    """How many of k sampled answers of the model in `llm` are right, per question (the DAPO reward)."""
+    completions = llm.generate(questions["prompt"].to_list(), max_new_tokens=config.pass_rate_max_new_tokens,
+                               temperature=config.pass_rate_temperature, top_p=1.0, seed=config.pass_rate_seed,
+                               n=config.pass_rate_samples)
+    options = [json.dumps({o["letter"]: o["text"] for o in row}) for row in questions["options"].to_list()]
+    return [int(sum(accuracy_reward(texts, [o] * len(texts), [g] * len(texts))))
+            for texts, o, g in zip(completions, options, questions["gold"].to_list(), strict=True)]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("dapo_prompts", deps=["decontaminated_traces", "sft_checkpoint"], group_name=GROUP,
+                     owners=OWNERS, kinds={"polars", "parquet"},
+                     description="The RL prompt set: multiple-choice questions with a verifiable gold letter "
+                                 "(optionally only those the SFT model sometimes solves)."),
+        dg.AssetSpec("dapo_prompt_rejects", deps=["decontaminated_traces", "sft_checkpoint"], group_name=GROUP,
+                     owners=OWNERS, kinds={"polars", "parquet"},
+                     description="Rows left out of dapo_prompts, with the reason: no verifiable options, a "
+                                 "duplicate prompt, or a pass rate of 0 or 1."),
+    ],
+)
+def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, warehouse: Warehouse, llm: LLM):
     """The RL prompt set: multiple-choice questions with a verifiable gold letter, from the
     decontaminated traces (m23k-like rows: lettered options in the prompt, `answer` a letter or an
-    option's text) and optionally the seed question sets, in the evaluation's prompt format."""
+    option's text) and optionally the seed question sets, in the evaluation's prompt format.
+    With `pass_rate_samples` k > 0, the SFT checkpoint answers each prompt k times and only
+    the prompts it solves sometimes, neither always nor never, are kept."""
     rows = warehouse.scan("decontaminated_traces").filter(pl.col("answer").is_not_null())
     rows = rows.select("sample_id", "source", "source_row", "prompt", "answer").collect()
     contaminated_seeds = 0
@@ -329,22 +384,44 @@ def dapo_prompts(config: DapoPromptsConfig, warehouse: Warehouse) -> dg.Material
             raise dg.Failure(f"seed_sets {unknown} are not seed question sets; choose among {list(SEED_SETS)}")
         seeds, contaminated_seeds = _seed_rows(warehouse, config.seed_sets, config.decontaminate_seed_sets)
         rows = pl.concat([rows, seeds])
-    questions, rejects = dapo_questions(rows)
-    questions = questions.unique("prompt", keep="first", maintain_order=True).sort("prompt_id")
+    if config.pass_rate_samples < 0:
+        raise dg.Failure(f"pass_rate_samples is {config.pass_rate_samples}: use 0 (no filter) or k > 0 samples")
+    questions, unverifiable = dapo_questions(rows)
+    questions = questions.sort("prompt_id")
+    first = pl.col("prompt").is_first_distinct()
+    rejects = [unverifiable.select(prompt_id="sample_id", source="seed_set", reason="reason")] if unverifiable.height else []
+    rejects.append(questions.filter(~first).select("prompt_id", "source", reason=pl.lit("same prompt as a kept row")))
+    questions = questions.filter(first)
     if config.max_prompts is not None:
         questions = questions.head(config.max_prompts)
-    warehouse.write("dapo_prompts", questions)
+    pass_rates = "not measured (pass_rate_samples 0)"
+    if config.pass_rate_samples and questions.height:
+        policy = _upstream_checkpoint(context, "sft_checkpoint")
+        model = ModelSpec("sft_checkpoint", model=policy, backend="vllm" if llm.backend == "vllm" else "transformers").llm(llm)
+        context.log.info(f"pass rates of {questions.height:,} prompts: {config.pass_rate_samples} samples each "
+                         f"from {policy} ({model.backend})")
+        questions, trivial = pass_rate_split(questions, _pass_counts(questions, model, config), config.pass_rate_samples)
+        rejects.append(trivial.select("prompt_id", "source", "reason"))
+        pass_rates = f"{config.pass_rate_samples} samples of {policy} ({model.backend})"
+    warehouse.write("dapo_prompts", questions.select(*DAPO_PROMPT_SCHEMA).cast(DAPO_PROMPT_SCHEMA))
+    rejected = pl.concat(rejects, how="diagonal_relaxed") if rejects else pl.DataFrame(schema=DAPO_REJECT_SCHEMA)
+    warehouse.write("dapo_prompt_rejects", rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA))
     by_source = questions.group_by("source").len("prompts").sort("source")
-    reasons = rejects.group_by("reason").len("rows").sort("rows", descending=True) if rejects.height else rejects
-    return dg.MaterializeResult(metadata={
+    reasons = rejected.group_by(pl.col("reason").str.replace(r" \(.*\)$", "")).len("rows").sort("rows", descending=True)
+    yield dg.MaterializeResult(asset_key="dapo_prompts", metadata={
         "dagster/row_count": questions.height,
         "rows_considered": rows.height,
-        "rows_without_verifiable_options": rejects.height,
+        "rows_without_verifiable_options": unverifiable.height,
         "seed_rows_contaminated": contaminated_seeds,
+        "pass_rates": pass_rates,
         "by_source": dg.MetadataValue.md(markdown_table(by_source)),
-        "rejects": dg.MetadataValue.md(markdown_table(reasons) if rejects.height else "none"),
+        "rejects": dg.MetadataValue.md(markdown_table(reasons) if rejected.height else "none"),
         "preview": dg.MetadataValue.md(markdown_table(questions.select("prompt_id", "source", "gold", "prompt").head(5),
                                                       max_chars=100)),
+    })
+    yield dg.MaterializeResult(asset_key="dapo_prompt_rejects", metadata={
+        "dagster/row_count": rejected.height,
+        "by_reason": dg.MetadataValue.md(markdown_table(reasons) if rejected.height else "none"),
     })
 
 
@@ -387,9 +464,10 @@ def _use_vllm(choice: str) -> bool:
     return choice == "true"
 
 
-@dg.asset(deps=["sft_checkpoint", "dapo_prompts"], group_name=GROUP, pool="gpu", kinds={"pytorch", "trl"})
+@dg.asset(deps=["sft_checkpoint", "dapo_prompts"], group_name=GROUP, owners=OWNERS, pool="gpu", op_tags=GPU_STEP,
+          kinds={"pytorch", "deepspeed", "trl"})
 def dapo_checkpoint(context: dg.AssetExecutionContext, config: DapoRunConfig, warehouse: Warehouse,
-                    pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.MaterializeResult:
+                    training_launcher: TrainingLauncher) -> dg.MaterializeResult:
     """DAPO from the SFT checkpoint (TRL GRPOTrainer, loss_type "dapo", clip 0.2/0.28, 16
     responses per prompt, 12,288 tokens with soft overlong punishment over the last 4,096) with
     dynamic sampling: groups whose accuracy rewards are all equal are dropped and refilled.
@@ -426,7 +504,7 @@ def dapo_checkpoint(context: dg.AssetExecutionContext, config: DapoRunConfig, wa
     backend = f"vllm ({config.vllm_mode})" if use_vllm else "transformers"
     context.log.info(f"DAPO of {policy} on {prompts.height:,} prompts, {config.num_generations} completions each, "
                      f"generation with {backend}; run folder {run_dir}")
-    reported = _run_training(context, pipes_subprocess_client, "medical_assets.train.dapo", config, run_dir, extras)
+    reported = _run_training(context, training_launcher, "medical_assets.train.dapo", config, run_dir, extras)
     return dg.MaterializeResult(metadata={
         **reported, "prompts": prompts.height, "policy": policy, "generation_backend": backend,
         "run_dir": dg.MetadataValue.path(str(run_dir)),

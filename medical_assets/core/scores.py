@@ -43,7 +43,8 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
     "benchmark": pl.String(),
     "column": pl.String(),  # the model card's leaderboard column
-    "rows": pl.Int64(),  # questions as published (GPQA: 390)
+    "rows": pl.Int64(),  # rows scored: the file as published (GPQA: 390), or its first max_questions
+    "file_rows": pl.Int64(),  # rows of the benchmark file
     "samples_per_question": pl.Int64(),
     "responses": pl.Int64(),
     "correct": pl.Int64(),  # correct responses
@@ -177,6 +178,13 @@ def _interval_se(low: float | None, high: float | None) -> float | None:
     return None if low is None or high is None else (high - low) / (2 * Z_95)
 
 
+def _partial(column: str, score: Mapping[str, Any] | None) -> str | None:
+    """"MedQA (12/35)" when the score covers fewer rows than its benchmark file holds."""
+    if not score or score.get("rows") is None or score.get("file_rows") is None or score["rows"] >= score["file_rows"]:
+        return None
+    return f"{column} ({score['rows']}/{score['file_rows']})"
+
+
 def leaderboard(
     scores: pl.DataFrame,
     columns: Sequence[str],
@@ -185,8 +193,9 @@ def leaderboard(
 ) -> pl.DataFrame:
     """The model card's table: one row per model, a column per benchmark (accuracy in %,
     with `<col>_low` / `<col>_high`, its 95% interval), `Avg` the unweighted mean of the
-    ten, only when all ten are present (else `missing` names the absent ones), and
-    `HealthBench` (%) when graded.
+    ten, only when all ten are present (else `missing` names the absent ones; `partial` names
+    those scored on the first rows of the file only, "MedQA (12/35)"), and `HealthBench` (%)
+    when graded.
 
     `scores`: rows of `SCORE_SCHEMA` (model, column, accuracy, ci_low, ci_high, decoding).
     The Avg interval treats the benchmarks as independent: half-width 1.96 x sqrt(sum of
@@ -219,6 +228,7 @@ def leaderboard(
         row["HealthBench"] = None if graded is None or graded["score"] is None else 100 * graded["score"]
         row["HealthBench_std"] = None if graded is None or graded["bootstrap_std"] is None else 100 * graded["bootstrap_std"]
         row["missing"] = ", ".join(missing) or None
+        row["partial"] = ", ".join(_partial(c, by_column[c]) for c in columns if _partial(c, by_column.get(c))) or None
         decodings = sorted({d for d in group["decoding"].to_list() if d})
         row["decoding"] = decodings[0] if len(decodings) == 1 else f"mixed: {len(decodings)} settings" if decodings else None
         rows.append(row)
@@ -231,11 +241,11 @@ def leaderboard(
         avg = None if missing else sum(published[c] for c in columns) / len(columns)
         row |= {"Avg": avg, "Avg_low": None, "Avg_high": None, "Avg_stated": reference.get("avg_stated"),
                 "HealthBench": reference.get("healthbench"), "HealthBench_std": None,
-                "missing": ", ".join(missing) or None, "decoding": reference.get("decoding")}
+                "missing": ", ".join(missing) or None, "partial": None, "decoding": reference.get("decoding")}
         rows.append(row)
     schema: dict[str, pl.DataType] = {"model": pl.String(), "reference": pl.Boolean()}
     for column in [*columns, "Avg"]:
         schema |= {column: pl.Float64(), column + "_low": pl.Float64(), column + "_high": pl.Float64()}
     schema |= {"Avg_stated": pl.Float64(), "HealthBench": pl.Float64(), "HealthBench_std": pl.Float64(),
-               "missing": pl.String(), "decoding": pl.String()}
+               "missing": pl.String(), "partial": pl.String(), "decoding": pl.String()}
     return pl.DataFrame(rows, schema=schema)

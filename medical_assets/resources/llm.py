@@ -132,7 +132,6 @@ def load_transformers_model(model: str | None, device: str, dtype: str) -> tuple
     `model=None` loads the embedded GGUF (dequantized on load). The tokenizer
     pads on the left, so a batch's prompts all end where generation starts.
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = _resolve_device(device)

@@ -187,3 +187,18 @@ def test_healthbench_grades_every_item_and_reports_judge_failures(setup: Setup, 
     assert (overall["score"] is None) == bool(failures)  # never scored from a partial grading
     metadata = result.asset_materializations_for_node("healthbench_scores")
     assert {m.asset_key.to_user_string() for m in metadata} == {"healthbench_grades", "healthbench_scores"}
+
+
+def test_max_questions_scores_the_first_rows_and_the_leaderboard_says_so(setup: Setup, generate_calls):
+    assert setup.evaluate("nejm", max_questions=4).success
+    assert generate_calls == [4]
+    score = setup.score("nejm")
+    assert (score["rows"], score["file_rows"]) == (4, 6)
+    assert setup.warehouse.read("eval_responses")["question_id"].to_list() == [f"nejm:{i}" for i in range(4)]
+    assert setup.evaluate("nejm").success  # every row: other settings, nothing reused
+    assert generate_calls == [4, 6] and setup.score("nejm")["rows"] == 6
+    assert setup.evaluate("nejm", max_questions=4).success
+    dg.materialize([leaderboard], instance=setup.instance, resources=setup.resources)
+    row = setup.warehouse.read("leaderboard").filter(~pl.col("reference")).row(0, named=True)
+    assert row["partial"] == "NEJM (4/6)"
+    assert not setup.evaluate("nejm", max_questions=0).success

@@ -10,8 +10,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from medical_assets.assets.training import base_model, dapo_checkpoint, dapo_prompts, sft_checkpoint
+from medical_assets.assets.training import base_model, dapo_checkpoint, dapo_prompts, pass_rate_split, sft_checkpoint
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
+from medical_assets.resources.launchers import TrainingLauncher
+from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 from medical_assets_tests.train.fixtures import Converted, mcq_traces, smol_checkpoint  # noqa: F401 (fixture)
 
@@ -23,11 +25,13 @@ TINY_SFT = {"cpu_threads": 1, "max_length": 192, "global_batch_size": 1, "per_de
 
 
 def resources(warehouse: Warehouse) -> dict[str, Any]:
-    return {"warehouse": warehouse, "pipes_subprocess_client": dg.PipesSubprocessClient()}
+    return {"warehouse": warehouse, "training_launcher": TrainingLauncher(),
+            "llm": LLM(backend="transformers", device="cpu", batch_size=8)}
 
 
 def materialize(asset: str, warehouse: Warehouse, instance: dg.DagsterInstance, config: dict | None = None):
-    return dg.materialize(ASSETS, selection=[asset], resources=resources(warehouse), instance=instance,
+    selection = [asset, "dapo_prompt_rejects"] if asset == "dapo_prompts" else [asset]
+    return dg.materialize(ASSETS, selection=selection, resources=resources(warehouse), instance=instance,
                           run_config={"ops": {asset: {"config": config or {}}}}, raise_on_error=False)
 
 
@@ -190,6 +194,8 @@ def test_dapo_prompts_keep_questions_with_verifiable_options(warehouse: Warehous
     prompts = warehouse.read("dapo_prompts")
     assert result.success and prompts.height == 8
     assert metadata_of(result, "dapo_prompts")["rows_without_verifiable_options"] == 1
+    assert warehouse.read("dapo_prompt_rejects")["reason"].to_list() == [
+        "no lettered options (A., B., ...) at the end of the prompt"]
     first = prompts.filter(pl.col("prompt").str.starts_with("Which drug reverses heparin? (case 0)")).row(0, named=True)
     assert first["gold"] == "A" and first["options"][0] == {"letter": "A", "text": "Protamine sulfate"}
     assert first["prompt"].endswith("A. Protamine sulfate\nB. Vitamin K\nC. Naloxone\nD. Flumazenil\n\n"
@@ -209,6 +215,29 @@ def test_dapo_prompts_take_seed_sets_without_the_contaminated_rows(warehouse: Wa
     prompts = warehouse.read("dapo_prompts")
     assert result.success and metadata_of(result, "dapo_prompts")["seed_rows_contaminated"] == 1
     assert prompts.filter(pl.col("source") == "medqa_seed").height == 3 and prompts.height == 11
+
+
+def test_pass_rate_split_keeps_prompts_solved_sometimes():
+    questions = pl.DataFrame({"prompt_id": ["a", "b", "c", "d"], "source": ["m23k"] * 4})
+    kept, rejects = pass_rate_split(questions, [0, 3, 8, 1], 8)
+    assert kept["prompt_id"].to_list() == ["b", "d"] and kept["pass_rate"].to_list() == [0.375, 0.125]
+    assert dict(rejects.select("prompt_id", "reason").iter_rows()) == {
+        "a": "never solved by the SFT model (0/8 samples)", "c": "always solved by the SFT model (8/8 samples)"}
+
+
+def test_dapo_prompts_filtered_by_the_sft_models_pass_rate_account_for_every_row(
+        killed_then_resumed: KilledThenResumed):
+    run = killed_then_resumed
+    config = {"pass_rate_samples": 2, "pass_rate_max_new_tokens": 12, "max_prompts": 4}
+    result = materialize("dapo_prompts", run.warehouse, run.instance, config)
+    assert result.success, failure_text(result)
+    prompts, rejects = run.warehouse.read("dapo_prompts"), run.warehouse.read("dapo_prompt_rejects")
+    measured = rejects.filter(pl.col("reason").str.contains("solved by the SFT model"))
+    assert prompts.height + measured.height == 4  # every prompt sampled is kept or rejected with its pass rate
+    assert measured["reason"].str.contains(r"^(never|always) solved by the SFT model \([02]/2 samples\)$").all()
+    assert prompts["pass_rate"].to_list() == [0.5] * prompts.height
+    assert rejects.filter(pl.col("reason") == "same prompt as a kept row").height == 0
+    assert "2 samples of" in metadata_of(result, "dapo_prompts")["pass_rates"]
 
 
 def test_dapo_refuses_a_generation_batch_of_partial_groups(killed_then_resumed: KilledThenResumed):

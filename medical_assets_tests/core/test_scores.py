@@ -165,3 +165,13 @@ def test_the_average_interval_stays_within_0_and_100():
     table = leaderboard(pl.DataFrame(score_rows("m", {c: 0.0 for c in COLUMNS})), COLUMNS)
     row = table.row(0, named=True)
     assert row["Avg"] == 0.0 and row["Avg_low"] == 0.0 and 0 < row["Avg_high"] <= 100
+
+
+def test_leaderboard_names_benchmarks_scored_on_the_first_rows_only():
+    rows = score_rows("m", {c: 0.5 for c in COLUMNS})
+    for row in rows:
+        row |= {"rows": 12 if row["column"] in ("MedQA", "NEJM") else 30, "file_rows": 30}
+    row = leaderboard(pl.DataFrame(rows), COLUMNS).row(0, named=True)
+    assert row["partial"] == "MedQA (12/30), NEJM (12/30)" and row["Avg"] == pytest.approx(50.0)
+    whole = leaderboard(pl.DataFrame(score_rows("m", {c: 0.5 for c in COLUMNS})), COLUMNS).row(0, named=True)
+    assert whole["partial"] is None
