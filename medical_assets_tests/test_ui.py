@@ -32,6 +32,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from medical_assets.definitions import defs
 from medical_assets.eval_sets import EVAL_SETS
+from medical_assets.models import ModelSpec, evaluation_partitions, register_model
 from medical_assets.sources import SOURCE_NAMES
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
@@ -207,6 +208,37 @@ def test_run_launched_through_the_webserver_is_the_latest_materialization(page, 
     _screenshot(page, "source_summary-new-materialization")
 
 
+BACKFILL_MUTATION = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+    __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
+    ... on PartitionKeysNotFoundError { message } } }"""
+BACKFILL_QUERY = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
+    ... on PartitionBackfill { status numPartitions partitionNames assetSelection { path } } } }"""
+
+
+def test_backfill_of_a_new_model_launched_through_the_webserver_covers_every_benchmark(page, webserver):
+    """What the UI's Materialize > backfill dialog sends for `eval_responses` + `benchmark_scores`
+    of one new model over the ten benchmarks; the daemon of `make ui` then launches its runs."""
+    with dg.DagsterInstance.from_config(str(webserver.home / "dagster")) as instance:
+        register_model(ModelSpec("ui-probe", model=str(webserver.home / "checkpoints" / "probe")), instance,
+                       webserver.home)
+    partitions = [str(key) for key in evaluation_partitions("ui-probe")]
+    launched = _graphql(webserver.url, BACKFILL_MUTATION, {"params": {
+        "partitionNames": partitions, "assetSelection": [{"path": ["eval_responses"]}, {"path": ["benchmark_scores"]}]}})
+    result = launched["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    backfill = _graphql(webserver.url, BACKFILL_QUERY, {"id": result["backfillId"]})["partitionBackfillOrError"]
+    assert backfill["numPartitions"] == len(EVAL_SETS) == 10
+    assert sorted(backfill["partitionNames"]) == sorted(partitions)
+    assert {tuple(key["path"]) for key in backfill["assetSelection"]} == {("eval_responses",), ("benchmark_scores",)}
+
+    page.goto(f"{webserver.url}/runs/b/{result['backfillId']}")
+    sync_api.expect(page.get_by_text(result["backfillId"]).first).to_be_visible()
+    sync_api.expect(page.get_by_text(f"{len(partitions)} partitions", exact=True)).to_be_visible()
+    for asset in ("eval_responses", "benchmark_scores"):
+        sync_api.expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+    _screenshot(page, "evaluate-backfill")
+
+
 def _labelled(page, label: str):
     """The box holding a label of the asset overview and its value."""
     return page.get_by_text(label, exact=True).locator("..")
@@ -252,8 +284,9 @@ def _wait_until_loaded(url: str, process: subprocess.Popen, log_path: Path) -> s
                 f"(last state: {state}); its log ({log_path}) ends:\n{_tail(log_path)}")
 
 
-def _graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    body = {"query": query, "variables": variables or {}}
+    request = urllib.request.Request(f"{url}/graphql", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["data"]
