@@ -38,6 +38,7 @@ def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
     HealthBench; reference rows marked; a missing Avg says which benchmarks are missing."""
     header = ["Model", *columns, "Avg", "HealthBench", "Decoding"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    partial: list[str] = []
     for row in table.iter_rows(named=True):
         cells = [row["model"] + (" *(reference)*" if row["reference"] else "")]
         cells += [_score_cell(row[c], row[c + "_low"], row[c + "_high"]) for c in columns]
@@ -47,13 +48,17 @@ def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
         if row["Avg_stated"] is not None:
             avg += f" (stated {row['Avg_stated']:.2f})"
         if row.get("partial"):
-            avg += f" (first rows only: {row['partial']})"
+            avg += f" (partial: {row['partial'].count('(')} benchmarks)"
+            partial.append(f"- {row['model']}: {row['partial']}")
         healthbench = _score_cell(row["HealthBench"])
         if row["HealthBench_std"] is not None:
             healthbench += f" ± {row['HealthBench_std']:.1f}"
         cells += [avg, healthbench, row["decoding"] or ""]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n\nScores in %, 95% intervals in brackets (Wilson, per benchmark; Avg: the ten combined)."
+    notes = "\n\nScores in %, 95% intervals in brackets (Wilson, per benchmark; Avg: the ten combined)."
+    if partial:
+        notes += "\n\nScored on the first rows of the file only (rows scored / rows in the file):\n" + "\n".join(partial)
+    return "\n".join(lines) + notes
 
 
 def bar_chart(table: pl.DataFrame, columns: list[str], width: int = 40) -> str:
