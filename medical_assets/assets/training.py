@@ -366,7 +366,7 @@ def _pass_counts(questions: pl.DataFrame, llm: LLM, config: DapoPromptsConfig) -
         dg.AssetSpec("dapo_prompt_rejects", deps=["decontaminated_traces", "sft_checkpoint"], group_name=GROUP,
                      owners=OWNERS, kinds={"polars", "parquet"},
                      description="Rows left out of dapo_prompts, with the reason: no verifiable options, a "
-                                 "duplicate prompt, or a pass rate of 0 or 1."),
+                                 "duplicate prompt, beyond max_prompts, or a pass rate of 0 or 1."),
     ],
 )
 def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, warehouse: Warehouse, llm: LLM):
@@ -393,6 +393,8 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     rejects.append(questions.filter(~first).select("prompt_id", "source", reason=pl.lit("same prompt as a kept row")))
     questions = questions.filter(first)
     if config.max_prompts is not None:
+        rejects.append(questions.slice(config.max_prompts).select(
+            "prompt_id", "source", reason=pl.lit(f"beyond max_prompts ({config.max_prompts})")))
         questions = questions.head(config.max_prompts)
     pass_rates = "not measured (pass_rate_samples 0)"
     if config.pass_rate_samples and questions.height:

@@ -234,6 +234,7 @@ def test_dapo_prompts_filtered_by_the_sft_models_pass_rate_account_for_every_row
     prompts, rejects = run.warehouse.read("dapo_prompts"), run.warehouse.read("dapo_prompt_rejects")
     measured = rejects.filter(pl.col("reason").str.contains("solved by the SFT model"))
     assert prompts.height + measured.height == 4  # every prompt sampled is kept or rejected with its pass rate
+    assert rejects.filter(pl.col("reason") == "beyond max_prompts (4)").height == 4  # 8 questions, 4 sampled
     assert measured["reason"].str.contains(r"^(never|always) solved by the SFT model \([02]/2 samples\)$").all()
     assert prompts["pass_rate"].to_list() == [0.5] * prompts.height
     assert rejects.filter(pl.col("reason") == "same prompt as a kept row").height == 0
