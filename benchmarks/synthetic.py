@@ -67,8 +67,8 @@ def main() -> None:
     materialize([synthetic_seed_questions], warehouse, args.seed_set, {},
                 {"synthetic_seed_questions": {"config": {"sample_size": args.questions, "seed": 0}}})
     questions = warehouse.read("synthetic_seed_questions", [args.seed_set]).height
-    if args.backend == "transformers":
-        load_transformers_model(args.model, "auto", "auto")  # loaded once, outside both timings
+    # Loaded once, outside both timings; its tokenizer counts the generated tokens.
+    tokenizer = load_transformers_model(args.model, "auto", "auto")[1] if args.backend == "transformers" else None
 
     runs = {}
     for label, batch in (("batched", args.batch_size), ("one at a time", 1)):
@@ -79,8 +79,8 @@ def main() -> None:
         seconds = materialize([synthetic_traces], warehouse, args.seed_set, {"generator": generator},
                               {"synthetic_traces": {"config": config}})
         attempts = warehouse.read("synthetic_attempts", [args.seed_set]).sort("question_id", "attempt")
-        tokens = sum(len(t) for t in load_transformers_model(args.model, "auto", "auto")[1](
-            attempts["response"].to_list(), add_special_tokens=False)["input_ids"]) if args.backend == "transformers" else None
+        tokens = None if tokenizer is None else sum(
+            len(ids) for ids in tokenizer(attempts["response"].to_list(), add_special_tokens=False)["input_ids"])
         runs[label] = (seconds, attempts, warehouse.read("synthetic_traces", [args.seed_set]).height, tokens)
 
     print(f"synthetic_traces on {questions} {args.seed_set} questions, {args.max_new_tokens} new tokens, "

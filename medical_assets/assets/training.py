@@ -30,8 +30,8 @@ from medical_assets.core.canonical import to_messages
 from medical_assets.core.eval_questions import with_prompts
 from medical_assets.core.synthetic import seed_questions
 from medical_assets.recipe import RECIPE
-from medical_assets.resources.launchers import TrainingLauncher
 from medical_assets.models import ModelSpec
+from medical_assets.resources.launchers import TrainingLauncher
 from medical_assets.resources.llm import GGUF_MODEL_NAME, LLM, convert_gguf_to_checkpoint, packaged_gguf_path
 from medical_assets.resources.storage import Warehouse
 from medical_assets.train import CONFIGS, plan
@@ -375,6 +375,8 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     option's text) and optionally the seed question sets, in the evaluation's prompt format.
     With `pass_rate_samples` k > 0, the SFT checkpoint answers each prompt k times and only
     the prompts it solves sometimes, neither always nor never, are kept."""
+    if config.pass_rate_samples < 0:
+        raise dg.Failure(f"pass_rate_samples is {config.pass_rate_samples}: use 0 (no filter) or k > 0 samples")
     rows = warehouse.scan("decontaminated_traces").filter(pl.col("answer").is_not_null())
     rows = rows.select("sample_id", "source", "source_row", "prompt", "answer").collect()
     contaminated_seeds = 0
@@ -384,8 +386,6 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
             raise dg.Failure(f"seed_sets {unknown} are not seed question sets; choose among {list(SEED_SETS)}")
         seeds, contaminated_seeds = _seed_rows(warehouse, config.seed_sets, config.decontaminate_seed_sets)
         rows = pl.concat([rows, seeds])
-    if config.pass_rate_samples < 0:
-        raise dg.Failure(f"pass_rate_samples is {config.pass_rate_samples}: use 0 (no filter) or k > 0 samples")
     questions, unverifiable = dapo_questions(rows)
     questions = questions.sort("prompt_id")
     first = pl.col("prompt").is_first_distinct()

@@ -228,7 +228,7 @@ def leaderboard(
         row["HealthBench"] = None if graded is None or graded["score"] is None else 100 * graded["score"]
         row["HealthBench_std"] = None if graded is None or graded["bootstrap_std"] is None else 100 * graded["bootstrap_std"]
         row["missing"] = ", ".join(missing) or None
-        row["partial"] = ", ".join(_partial(c, by_column[c]) for c in columns if _partial(c, by_column.get(c))) or None
+        row["partial"] = ", ".join(p for c in columns if (p := _partial(c, by_column.get(c)))) or None
         decodings = sorted({d for d in group["decoding"].to_list() if d})
         row["decoding"] = decodings[0] if len(decodings) == 1 else f"mixed: {len(decodings)} settings" if decodings else None
         rows.append(row)
