@@ -1,4 +1,4 @@
-# make demo | make test | make ui   (see README.md)
+# make demo | make check | make test | make ui   (see README.md)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM ?= false
 GPU_SLOTS ?= 1
 LLM_API_SLOTS ?= 8
 
-.PHONY: install demo test ui sql clean pools
+.PHONY: install demo check test ui sql clean pools
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ pools: install
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m medical_assets.demo
+
+# The quick tier: every test that needs no demo data home, browser, PostgreSQL or training process.
+check: install
+	$(BIN)/pytest -m "not demo and not browser and not postgres and not training"
 
 test: install
 	$(BIN)/pytest

@@ -4,7 +4,7 @@
         [--warmup 2] [--dtype auto] [--gradient-checkpointing] [--peak-tflops X] [--threads N]
 
 Runs forward + backward + AdamW steps of the model (default: the embedded SmolLM2-135M-Instruct,
-converted once into --work-dir) on random token batches of `--batch-size` x `--seq-len`, on CUDA
+converted once per machine) on random token batches of `--batch-size` x `--seq-len`, on CUDA
 when there is one, else CPU; after `--warmup` untimed steps it reports seconds per step, training
 tokens/s and the model FLOPs utilization:
 
@@ -24,9 +24,7 @@ figure divided by the number of GPUs, put through the same formula.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
@@ -76,23 +74,19 @@ def measured_matmul_tflops(device: str, dtype: torch.dtype, size: int = 2048, re
     return 2 * size**3 / best / 1e12
 
 
-def load_model(path: str | None, work_dir: Path, device: str, dtype: torch.dtype):
+def load_model(path: str | None, device: str, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM
 
     if path is None:
-        from medical_assets.resources.llm import convert_gguf_to_checkpoint
+        from medical_assets.resources.embedded_model import converted_checkpoint
 
-        target = work_dir / "smollm2-135m"
-        if not (target / "config.json").exists():
-            convert_gguf_to_checkpoint(target)
-        path = str(target)
+        path = str(converted_checkpoint()[0])
     return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device), path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="checkpoint directory or hub id (default: the embedded SmolLM2, converted)")
-    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "medical_assets_bench")
     parser.add_argument("--seq-len", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5)
@@ -108,8 +102,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32,
              "bfloat16": torch.bfloat16, "float32": torch.float32}[args.dtype]
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    model, path = load_model(args.model, args.work_dir, device, dtype)
+    model, path = load_model(args.model, device, dtype)
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model.train()

@@ -5,10 +5,14 @@ shows them afterwards. Partitioned stages run one partition per run, in
 graph order; the embedded SmolLM2 is registered as a model and evaluated on
 the ten benchmarks and HealthBench. The script ends by printing where the
 results are, how to query them, and the leaderboard.
+
+`--profile test` runs the same stages and code paths with fewer rows, tokens and steps
+(`PROFILES["test"]`): the test suite's demo fixture.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -78,12 +82,31 @@ DEMO_OPS: dict[str, dict] = {
 }
 
 
-def _run(instance: dg.DagsterInstance, selection: list[str], partition: str | None = None) -> None:
+# The test suite's demo: every stage on the same corpus, with fewer exemplars to label, seed questions,
+# training steps, tokens and benchmark rows; ops not named here keep DEMO_OPS.
+TEST_OPS: dict[str, dict] = {
+    "cluster_exemplars": {"config": {"per_cluster": 4}},
+    "exemplar_domains": {"config": {"max_prompt_chars": 200}},
+    "synthetic_seed_questions": {"config": {"sample_size": 2}},
+    "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 24, "chunk_questions": 8}},
+    "sft_checkpoint": {"config": {**DEMO_OPS["sft_checkpoint"]["config"], "max_rows": 16, "max_length": 256,
+                                  "max_steps": 2, "save_steps": 2}},
+    "dapo_prompts": {"config": {"max_prompts": 8}},
+    "dapo_checkpoint": {"config": {**DEMO_OPS["dapo_checkpoint"]["config"], "max_completion_length": 24,
+                                   "overlong_buffer": 8}},
+    "eval_responses": {"config": {"max_new_tokens": 16, "questions_per_chunk": 64, "max_questions": 4}},
+    "healthbench_scores": {"config": {"max_new_tokens": 24, "judge_max_new_tokens": 32, "judge_retries": 1,
+                                      "max_examples": 1}},
+}
+PROFILES: dict[str, dict[str, dict]] = {"full": DEMO_OPS, "test": {**DEMO_OPS, **TEST_OPS}}
+
+
+def _run(instance: dg.DagsterInstance, ops: dict[str, dict], selection: list[str], partition: str | None) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.monotonic()
     result = job.execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey(name) for name in selection], partition_key=partition,
-        raise_on_error=False, run_config={**QUIET, "ops": {op: DEMO_OPS[op] for op in selection if op in DEMO_OPS}},
+        raise_on_error=False, run_config={**QUIET, "ops": {op: ops[op] for op in selection if op in ops}},
     )
     label = f"{', '.join(selection)}" + (f" [{partition}]" if partition else "")
     if not result.success:
@@ -113,12 +136,18 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     return steps
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Materialize the asset graph on the bundled demo corpus.")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full",
+                        help="full: `make demo`; test: the same stages with fewer rows, tokens and steps")
+    profile = parser.parse_args(argv).profile
     instance = dg.DagsterInstance.get()
-    print(f"Materializing the asset graph into {warehouse.root}")
+    print(f"Materializing the asset graph into {warehouse.root} (profile {profile})")
     register_model(ModelSpec(EMBEDDED_MODEL), instance, warehouse.root)  # the model evaluated by the demo
+    started = time.monotonic()
     for selection, partition in demo_steps():
-        _run(instance, selection, partition)
+        _run(instance, PROFILES[profile], selection, partition)
+    print(f"  all {len(demo_steps())} runs: {time.monotonic() - started:.0f}s")
     checkpoints = _register_checkpoints(instance)
     warehouse.refresh_views()
     with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):

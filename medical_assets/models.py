@@ -26,7 +26,8 @@ import dagster as dg
 import yaml
 
 from medical_assets.eval_sets import EVAL_SET_KEYS
-from medical_assets.resources.llm import BACKENDS, GGUF_MODEL_NAME, LLM
+from medical_assets.resources.embedded_model import GGUF_MODEL_NAME
+from medical_assets.resources.llm import BACKENDS, LLM
 from medical_assets.resources.storage import default_home
 
 MODELS_FILE = "models.yaml"

@@ -1,6 +1,10 @@
 """Shared fixtures: a temporary data home and Dagster instance, a way to
 materialize one source partition with per-source overrides, and the data home
-that `make demo` fills (built once per test session)."""
+that the demo fills (its test profile, built once per test session).
+
+Tiers: a test that uses the demo's data home is marked `demo` here; modules that
+need a browser, PostgreSQL or a training process carry `browser`, `postgres` and
+`training` marks. `make check` runs everything else."""
 
 from __future__ import annotations
 
@@ -36,15 +40,25 @@ def warehouse(home: Path) -> Warehouse:
     return Warehouse(home=str(home))
 
 
+DEMO_FIXTURES = frozenset({"demo_home", "ui_home"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.demo)
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory) -> tuple[Path, str]:
-    """A data home and DAGSTER_HOME filled by `python -m medical_assets.demo` (~15 minutes), and its stdout."""
+    """A data home and DAGSTER_HOME filled by `python -m medical_assets.demo --profile test`
+    (a few minutes), and its stdout."""
     home = tmp_path_factory.mktemp("demo")
     (home / "dagster").mkdir()
     env = {**os.environ, "MEDICAL_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
            "MEDICAL_ASSETS_SOURCES": "demo"}
     env.pop("MEDICAL_ASSETS_SOURCE_OVERRIDES", None)
-    result = subprocess.run([sys.executable, "-m", "medical_assets.demo"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "medical_assets.demo", "--profile", "test"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return home, result.stdout

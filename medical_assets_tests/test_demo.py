@@ -12,12 +12,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from medical_assets.demo import EXAMPLE_QUERIES, demo_steps
+from medical_assets.demo import EXAMPLE_QUERIES, PROFILES, demo_steps
 from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "medical_assets" / "sample"
+OPS = PROFILES["test"]  # what the demo_home fixture ran
+
+
+def config_of(op: str) -> dict:
+    return OPS[op]["config"]
 
 
 def test_every_source_has_a_parquet_file(demo_home):
@@ -197,7 +202,8 @@ def test_every_row_of_the_mix_passed_decontamination_and_keeps_its_lineage(demo_
         (attempts,) = con.execute("SELECT count(*) FROM synthetic_attempts").fetchone()
     assert outside == 0 and no_raw_row == 0
     assert {"curated_r1", "public_medical", "math"} <= set(parts)
-    assert attempts >= 12  # every seed question of the demo was tried at least once
+    seed_questions = 3 * config_of("synthetic_seed_questions")["sample_size"]  # three seed sets
+    assert attempts >= seed_questions  # every seed question of the demo was tried at least once
 
 
 def test_trained_checkpoints_are_registered_as_models_to_evaluate(demo_home):
@@ -218,5 +224,6 @@ def test_demo_leaderboard_says_it_scored_the_first_rows_only(demo_home):
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT model, Avg, partial FROM leaderboard WHERE NOT reference").fetchall()
         scored = con.execute("SELECT DISTINCT rows < file_rows FROM benchmark_scores").fetchall()
-    assert len(rows) == 1 and rows[0][1] is not None and "MedQA (12/" in rows[0][2]
+    first = config_of("eval_responses")["max_questions"]
+    assert len(rows) == 1 and rows[0][1] is not None and f"MedQA ({first}/" in rows[0][2]
     assert scored == [(True,)]

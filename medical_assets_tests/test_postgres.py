@@ -19,6 +19,8 @@ import dagster as dg
 import pytest
 import yaml
 
+pytestmark = pytest.mark.postgres
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
 SOURCES = ("am_r1", "m23k", "medqa_seed")

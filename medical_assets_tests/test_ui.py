@@ -35,6 +35,7 @@ from medical_assets.eval_sets import EVAL_SETS
 from medical_assets.models import ModelSpec, evaluation_partitions, register_model
 from medical_assets.sources import SOURCE_NAMES
 
+pytestmark = [pytest.mark.browser, pytest.mark.demo]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

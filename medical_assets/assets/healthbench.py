@@ -11,7 +11,8 @@ from medical_assets.core.scores import decoding_text
 from medical_assets.models import loaded_revision, model_partitions, model_spec
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.eval_files import EvalFiles
-from medical_assets.resources.llm import GGUF_MODEL_NAME, LLM
+from medical_assets.resources.embedded_model import GGUF_MODEL_NAME
+from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 
 EVALUATION = RECIPE.evaluation

@@ -12,7 +12,7 @@ from medical_assets.assets.metadata import markdown_table
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.mix import PART_PRIORITY, cap_parts, drop_duplicates, mix_table
 from medical_assets.recipe import RECIPE
-from medical_assets.resources.llm import GGUF_MODEL_NAME, packaged_gguf_path
+from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, packaged_gguf_path
 from medical_assets.resources.storage import Warehouse
 
 RECIPE_CAPS = {"curated_r1": RECIPE.mix.curated_r1, "synthetic_qa": RECIPE.mix.synthetic_qa,

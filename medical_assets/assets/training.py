@@ -10,8 +10,9 @@ A run's folder is named by a hash of its inputs and settings: materializing agai
 crash or a kill resumes from the newest checkpoint in it; changed settings or data start a
 new run.
 
-Layout under the data home: `models/base` (the embedded model, converted once) and
-`training/<sft|dapo>/<run hash>/` (dataset, `checkpoint-N/`, `final/`, `logs/`).
+Layout under the data home: `training/<sft|dapo>/<run hash>/` (dataset, `checkpoint-N/`,
+`final/`, `logs/`). The embedded base model is converted once per machine, outside any data
+home (`resources/embedded_model.py`).
 """
 
 import hashlib
@@ -32,7 +33,8 @@ from medical_assets.core.synthetic import seed_questions
 from medical_assets.recipe import RECIPE
 from medical_assets.models import ModelSpec
 from medical_assets.resources.launchers import TrainingLauncher
-from medical_assets.resources.llm import GGUF_MODEL_NAME, LLM, convert_gguf_to_checkpoint, packaged_gguf_path
+from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, converted_checkpoint, packaged_gguf_path
+from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 from medical_assets.train import CONFIGS, plan
 from medical_assets.train.launch import stderr_tail
@@ -58,10 +60,6 @@ DAPO_REJECT_SCHEMA: dict[str, pl.DataType] = {"prompt_id": pl.String(), "source"
 GPU_STEP = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 
 
-def models_dir(warehouse: Warehouse) -> Path:
-    return warehouse.root / "models"
-
-
 def training_dir(warehouse: Warehouse, stage: str) -> Path:
     return warehouse.root / "training" / stage
 
@@ -71,15 +69,14 @@ def training_dir(warehouse: Warehouse, stage: str) -> Path:
 
 class BaseModelConfig(dg.Config):
     model: str | None = None  # hub id or local checkpoint dir (the recipe: Qwen/Qwen3-8B); None: embedded SmolLM2
-    reconvert: bool = False  # convert the embedded GGUF again even if <home>/models/base exists
+    reconvert: bool = False  # convert the embedded GGUF again even if this machine's cached checkpoint exists
 
 
-def _resolve_base_model(model: str | None, warehouse: Warehouse, reconvert: bool) -> tuple[Path, str]:
+def _resolve_base_model(model: str | None, reconvert: bool) -> tuple[Path, str]:
     if model is None:
-        target = models_dir(warehouse) / "base"
-        if reconvert or not (target / "config.json").exists():
-            convert_gguf_to_checkpoint(target)
-        return target, f"{GGUF_MODEL_NAME}, converted from {packaged_gguf_path()}"
+        target, converted = converted_checkpoint(reconvert)
+        how = "converted now" if converted else "converted earlier on this machine"
+        return target, f"{GGUF_MODEL_NAME}, {how} from {packaged_gguf_path()}"
     if Path(model).expanduser().is_dir():
         return Path(model).expanduser().resolve(), f"local checkpoint {model}"
     from huggingface_hub import snapshot_download
@@ -114,12 +111,12 @@ def checkpoint_facts(checkpoint: Path) -> dict:
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS, kinds={"pytorch", "safetensors"})
-def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig,
-               warehouse: Warehouse) -> dg.MaterializeResult:
+def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig) -> dg.MaterializeResult:
     """The model SFT starts from, as a checkpoint directory: the recipe's Qwen/Qwen3-8B (hub id or
-    local path in config), or by default the embedded SmolLM2-135M-Instruct GGUF converted once
-    to safetensors under <home>/models/base."""
-    path, source = _resolve_base_model(config.model, warehouse, config.reconvert)
+    local path in config), or by default the embedded SmolLM2-135M-Instruct GGUF converted once per
+    machine to safetensors, in a folder named by the GGUF file's hash ($MEDICAL_ASSETS_MODEL_CACHE,
+    default ~/.cache/medical_assets/models)."""
+    path, source = _resolve_base_model(config.model, config.reconvert)
     facts = checkpoint_facts(path)
     context.log.info(f"base model: {path} ({facts['parameters']:,} parameters, {facts['dtype']})")
     return dg.MaterializeResult(metadata={**facts, "source": source,

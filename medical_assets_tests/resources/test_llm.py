@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medical_assets.resources.llm import (
-    LLM, convert_gguf_to_checkpoint, load_transformers_model, shared_prefix_length,
-)
+from medical_assets.resources.embedded_model import converted_checkpoint
+from medical_assets.resources.llm import LLM, load_transformers_model, shared_prefix_length
 
 PROMPTS = [
     "What is the capital of France?",
@@ -35,8 +34,8 @@ def llm() -> LLM:
 
 
 @pytest.fixture(scope="session")
-def checkpoint(llm: LLM, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return convert_gguf_to_checkpoint(tmp_path_factory.mktemp("smollm2") / "checkpoint")
+def checkpoint() -> Path:
+    return converted_checkpoint()[0]
 
 
 def free_port() -> int:

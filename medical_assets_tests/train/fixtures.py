@@ -1,5 +1,6 @@
-"""Test data for training: the converted SmolLM2 checkpoint, built once per test session (~30 s,
-~540 MB) through the `base_model` asset itself, and small synthetic traces written by us."""
+"""Test data for training: the converted SmolLM2 checkpoint, through the `base_model` asset itself
+(converted once per machine, ~540 MB, into the content-addressed model cache), and small synthetic
+traces written by us."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 
 from medical_assets.assets.training import base_model
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
-from medical_assets.resources.storage import Warehouse
 
 
 class Converted(NamedTuple):
@@ -21,11 +21,9 @@ class Converted(NamedTuple):
 
 
 @pytest.fixture(scope="session")
-def smol_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Converted:
+def smol_checkpoint() -> Converted:
     """The embedded GGUF converted by `base_model` with its default config (no model given)."""
-    home = tmp_path_factory.mktemp("base_home")
-    result = dg.materialize([base_model], resources={"warehouse": Warehouse(home=str(home))},
-                            instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize([base_model], instance=dg.DagsterInstance.ephemeral())
     metadata = {k: v.value for k, v in result.asset_materializations_for_node("base_model")[0].metadata.items()}
     return Converted(Path(metadata["checkpoint_path"]), metadata)
 
