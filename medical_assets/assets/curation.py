@@ -285,11 +285,12 @@ def domain_traces(context: dg.AssetExecutionContext, config: DomainConfig, wareh
             + ". Re-materialize prompt_embeddings for those sources, then prompt_clusters and what follows."
         )
     kept = pl.col("domain").is_in(config.kept_domains)
-    warehouse.sink("domain_traces", labelled.filter(kept))
-    warehouse.sink("domain_rejects", labelled.filter(~kept).select(
-        "sample_id", *ROW_KEYS, "cluster", "domain",
-        reason=pl.format("cluster {} labelled {}", pl.col("cluster"), pl.col("domain")),
-    ))
+    with warehouse.commit("domain_traces") as stage:
+        stage.sink("domain_traces", labelled.filter(kept))
+        stage.sink("domain_rejects", labelled.filter(~kept).select(
+            "sample_id", *ROW_KEYS, "cluster", "domain",
+            reason=pl.format("cluster {} labelled {}", pl.col("cluster"), pl.col("domain")),
+        ))
     by_source = labelled.group_by("source").agg(
         rows=pl.len(), kept=kept.sum(), **{d: (pl.col("domain") == d).sum() for d in DOMAINS}
     ).sort("source").collect()

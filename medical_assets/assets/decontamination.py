@@ -99,8 +99,9 @@ def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
         .sort("sample_id", "order", "benchmark", "question_id").unique("sample_id", keep="first").drop("order")
     )
     removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
-    warehouse.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
-    warehouse.sink("decontamination_rejects", removed)
+    with warehouse.commit("decontaminated_traces") as stage:
+        stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
+        stage.sink("decontamination_rejects", removed)
     kept = warehouse.scan("decontaminated_traces")
     rejects = warehouse.scan("decontamination_rejects")
     yield dg.MaterializeResult(asset_key="decontaminated_traces",

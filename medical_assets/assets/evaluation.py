@@ -54,8 +54,9 @@ def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, war
     spec = eval_set(context.partition_key)
     rows = eval_files.rows(spec)
     questions, rejects = normalize_questions(spec.key, rows)
-    warehouse.write("eval_questions", questions, spec.key)
-    warehouse.write("eval_question_rejects", rejects, spec.key)
+    with warehouse.commit("eval_questions", spec.key) as stage:
+        stage.write("eval_questions", questions)
+        stage.write("eval_question_rejects", rejects)
     unique = questions.select("question", "options").unique().height
     yield dg.MaterializeResult(
         asset_key="eval_questions",

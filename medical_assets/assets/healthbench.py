@@ -111,11 +111,11 @@ def healthbench_scores(
         model=pl.lit(name), judge_reply=pl.Series(judge_replies, dtype=pl.String),
         judge_attempts=pl.Series(attempts, dtype=pl.Int64), met=pl.Series(grades, dtype=pl.Boolean),
     ).with_columns(judge_failure=pl.col("met").is_null()).select(list(GRADE_SCHEMA))
-    warehouse.write("healthbench_grades", graded, name)
-
     overall, by_tag = healthbench.healthbench_summary(graded, seed=config.seed)
     summary = _summary(name, model, judge, config, retries, overall, by_tag)
-    warehouse.write("healthbench_scores", summary, name)
+    with warehouse.commit("healthbench_scores", name) as stage:
+        stage.write("healthbench_grades", graded)
+        stage.write("healthbench_scores", summary)
 
     failures = graded.filter("judge_failure").select("example_id", "item", "judge_attempts", "judge_reply")
     yield dg.MaterializeResult(asset_key="healthbench_grades", metadata={

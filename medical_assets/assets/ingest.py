@@ -60,8 +60,9 @@ def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, wareho
     stats = IngestStats()
     started = last_report = time.monotonic()
     with (
-        warehouse.writer(RAW_TRACES, spec.name, TRACE_SCHEMA) as kept_out,
-        warehouse.writer(RAW_TRACE_REJECTS, spec.name, REJECT_SCHEMA) as rejects_out,
+        warehouse.commit(RAW_TRACES, spec.name) as stage,  # both tables appear together, or neither
+        stage.writer(RAW_TRACES, TRACE_SCHEMA) as kept_out,
+        stage.writer(RAW_TRACE_REJECTS, REJECT_SCHEMA) as rejects_out,
     ):
         for kept, rejects in normalize_stream(
             catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats

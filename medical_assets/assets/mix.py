@@ -63,9 +63,10 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         over_cap.select(*ROW_KEYS, "part", reason=pl.format("over the cap of {} rows for {} (seed {})",
                                                              pl.col("cap"), pl.col("part"), pl.lit(config.seed))),
     ])
-    warehouse.write("sft_mix", mix)
-    warehouse.write("sft_mix_rejects", rejects)
-    warehouse.write("sft_messages", to_messages(mix).with_columns(part=mix["part"]))
+    with warehouse.commit("sft_mix") as stage:
+        stage.write("sft_mix", mix)
+        stage.write("sft_mix_rejects", rejects)
+        stage.write("sft_messages", to_messages(mix).with_columns(part=mix["part"]))
     table = mix_table(mix, config.caps)
     above = int((mix["tokens"] > config.max_length).sum())
     yield dg.MaterializeResult(asset_key="sft_mix", metadata={

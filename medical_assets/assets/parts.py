@@ -62,8 +62,9 @@ def math_traces(config: MathSampleConfig, warehouse: Warehouse):
     kept = sample_questions(rows, config.sample_size, config.seed).sort("source", "source_row")
     reason = f"not drawn: {kept.height:,} of {rows.height:,} rows sampled with seed {config.seed}"
     rejected = rows.join(kept.select(ROW_KEYS), on=ROW_KEYS, how="anti").select(*ROW_KEYS, reason=pl.lit(reason))
-    warehouse.write("math_traces", kept)
-    warehouse.write("math_rejects", rejected.cast({"reason": pl.String}))
+    with warehouse.commit("math_traces") as stage:
+        stage.write("math_traces", kept)
+        stage.write("math_rejects", rejected.cast({"reason": pl.String}))
     yield dg.MaterializeResult(asset_key="math_traces", metadata={
         "dagster/row_count": kept.height, "rows_in": rows.height, "sample_size": config.sample_size, "seed": config.seed,
         "rows_by_source": dg.MetadataValue.md(markdown_table(_per_source(kept))),

@@ -73,8 +73,9 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
     limit = config.max_wait if config.max_wait is not None else measured_limit
     filters = recipe_filters(config.min_prompt_words_exclusive, limit)
     kept, rejected = apply_filters(candidates, filters)
-    warehouse.sink("quality_traces", kept)
-    warehouse.sink("quality_rejects", rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"))
+    with warehouse.commit("quality_traces") as stage:
+        stage.sink("quality_traces", kept)
+        stage.sink("quality_rejects", rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"))
     stored_rejects = warehouse.scan("quality_rejects")
     funnel = _funnel(waits.len(), stored_rejects, [f.name for f in filters])
     yield dg.MaterializeResult(

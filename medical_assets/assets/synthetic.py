@@ -73,8 +73,9 @@ def synthetic_seed_questions(context: dg.AssetExecutionContext, config: SeedSamp
         "seed_set", "source_row", "sample_id",
         reason=pl.lit(f"not drawn: {wanted:,} of {questions.height:,} questions (seed {config.seed})"),
     )
-    warehouse.write("synthetic_seed_questions", sampled, seed_set)
-    warehouse.write("synthetic_seed_rejects", pl.concat([rejects, not_drawn]), seed_set)
+    with warehouse.commit("synthetic_seed_questions", seed_set) as stage:
+        stage.write("synthetic_seed_questions", sampled)
+        stage.write("synthetic_seed_rejects", pl.concat([rejects, not_drawn]))
     stored = warehouse.scan("synthetic_seed_rejects", [seed_set])
     yield dg.MaterializeResult(asset_key="synthetic_seed_questions", metadata={
         "dagster/row_count": sampled.height,
@@ -165,10 +166,11 @@ def synthetic_traces(context: dg.AssetExecutionContext, config: GenerationConfig
                                      f"{int(attempts['correct'].sum()):,} correct so far")
     accepted, given_up = outcome(questions, attempts, config.max_attempts)
     traces = _as_traces(accepted, seed_set)
-    warehouse.write("synthetic_traces", traces, seed_set)
-    warehouse.write("synthetic_attempts", attempts, seed_set)
-    warehouse.write("synthetic_rejects", given_up.select("question_id", "source_row", "sample_id", "gold", "tried",
-                                                         "reason"), seed_set)
+    with warehouse.commit("synthetic_traces", seed_set) as stage:
+        stage.write("synthetic_traces", traces)
+        stage.write("synthetic_attempts", attempts)
+        stage.write("synthetic_rejects", given_up.select("question_id", "source_row", "sample_id", "gold", "tried",
+                                                         "reason"))
     seconds = time.perf_counter() - started
     per_attempt = attempts.group_by("attempt").agg(tried=pl.len(), correct=pl.col("correct").sum(),
                                                    unreadable=pl.col("extracted").is_null().sum()).sort("attempt")

@@ -402,9 +402,10 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
         questions, trivial = pass_rate_split(questions, _pass_counts(questions, model, config), config.pass_rate_samples)
         rejects.append(trivial.select("prompt_id", "source", "reason"))
         pass_rates = f"{config.pass_rate_samples} samples of {policy} ({model.backend})"
-    warehouse.write("dapo_prompts", questions.select(*DAPO_PROMPT_SCHEMA).cast(DAPO_PROMPT_SCHEMA))
     rejected = pl.concat(rejects, how="diagonal_relaxed") if rejects else pl.DataFrame(schema=DAPO_REJECT_SCHEMA)
-    warehouse.write("dapo_prompt_rejects", rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA))
+    with warehouse.commit("dapo_prompts") as stage:
+        stage.write("dapo_prompts", questions.select(*DAPO_PROMPT_SCHEMA).cast(DAPO_PROMPT_SCHEMA))
+        stage.write("dapo_prompt_rejects", rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA))
     by_source = questions.group_by("source").len("prompts").sort("source")
     reasons = rejected.group_by(pl.col("reason").str.replace(r" \(.*\)$", "")).len("rows").sort("rows", descending=True)
     yield dg.MaterializeResult(asset_key="dapo_prompts", metadata={

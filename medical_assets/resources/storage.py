@@ -5,19 +5,29 @@ Layout under the data home (`MEDICAL_ASSETS_HOME`, default `./data`):
 
     tables/<asset>.parquet                 an unpartitioned table
     tables/<asset>/<partition>.parquet     one file per partition
+    stages/<step>/<partition>/<version>/   the files one run of a step wrote, every table of it
+    stages/<step>/<partition>/current      -> the version readers see
     partials/<asset>/<partition>/<key>/    chunks of a partition still being computed (resume)
     warehouse.duckdb                       views: SELECT * FROM <asset>
 
-Writes go to a temporary file renamed into place, so a crashed run never
-leaves half a table. The DuckDB file only holds views (over a glob of the
-partition files), so Dagster takes its write lock only to create a view the
-first time a table appears; a user's open `duckdb` session never blocks a run.
+A step commits as one unit: every table it writes (kept rows, rejects,
+evidence) goes into a new version folder, and one atomic rename of the
+`current` link switches all of them at once. The files under `tables/` are
+links through `current`, so readers and the DuckDB views follow the switch; a
+process killed at any moment leaves either the previous run's tables or the
+new run's, never one of each. The next commit of the step removes what a dead
+run left. The DuckDB file only holds views (over a glob of the partition
+files), so Dagster takes its write lock only to create a view the first time a
+table appears; a user's open `duckdb` session never blocks a run.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,6 +38,11 @@ import polars as pl
 import pyarrow.parquet as pq
 
 WAREHOUSE_FILE = "warehouse.duckdb"
+CURRENT = "current"
+UNPARTITIONED = "all"
+# Fault injection for the kill tests: the process SIGKILLs itself at this point of a commit
+# ("written", "linked", "switched").
+KILL_AT_ENV = "MEDICAL_ASSETS_TEST_KILL_AT"
 
 
 def default_home() -> Path:
@@ -40,6 +55,37 @@ def partition_file_name(partition: str) -> str:
     if not safe or safe.startswith("."):
         raise ValueError(f"partition key {partition!r} does not make a usable file name")
     return safe + ".parquet"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _left_by_a_dead_process(name: str) -> bool:
+    """Versions and temporary files carry their writer's PID as the last dot- or dash-separated field."""
+    field = re.split(r"[.-]", name.removesuffix(".tmp"))[-1]
+    return field.isdigit() and int(field) != os.getpid() and not _pid_alive(int(field))
+
+
+def _fault_point(point: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _link(path: Path, target: str) -> None:
+    """Make `path` a symlink to `target` (relative), replacing what is there atomically."""
+    if path.is_symlink() and os.readlink(path) == target:
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, path)
 
 
 class ChunkWriter:
@@ -61,6 +107,38 @@ class ChunkWriter:
         self._writer.close()
 
 
+class StageCommit:
+    """The tables one run of a step writes, made visible together by `Warehouse.commit`."""
+
+    def __init__(self, warehouse: Warehouse, folder: Path, partition: str | None):
+        self.warehouse, self.folder, self.partition = warehouse, folder, partition
+        self.tables: list[str] = []
+
+    def _file(self, table: str) -> Path:
+        if table in self.tables:
+            raise ValueError(f"table {table!r} is written twice in one commit")
+        self.tables.append(table)
+        return self.folder / f"{table}.parquet"
+
+    @contextmanager
+    def writer(self, table: str, schema: dict[str, pl.DataType]) -> Iterator[ChunkWriter]:
+        chunk_writer = ChunkWriter(self._file(table), schema)
+        try:
+            yield chunk_writer
+        finally:
+            chunk_writer.close()
+
+    def write(self, table: str, frame: pl.DataFrame) -> Path:
+        with self.writer(table, dict(frame.schema)) as chunk_writer:
+            chunk_writer.write(frame)
+        return self.warehouse.table_path(table, self.partition)
+
+    def sink(self, table: str, frame: pl.LazyFrame) -> Path:
+        """Stream a lazy frame into the table's file without collecting it in memory."""
+        frame.sink_parquet(self._file(table), compression="zstd")
+        return self.warehouse.table_path(table, self.partition)
+
+
 class Warehouse(dg.ConfigurableResource):
     """Parquet tables under the data home, queryable together from one DuckDB file."""
 
@@ -79,46 +157,76 @@ class Warehouse(dg.ConfigurableResource):
         return tables / f"{table}.parquet" if partition is None else tables / table / partition_file_name(partition)
 
     def partitions(self, table: str) -> list[Path]:
-        return sorted((self.root / "tables" / table).glob("*.parquet"))
+        return sorted(p for p in (self.root / "tables" / table).glob("*.parquet") if p.exists())
 
     def exists(self, table: str, partition: str | None = None) -> bool:
         if partition is not None:
             return self.table_path(table, partition).exists()
         return self.table_path(table).exists() or bool(self.partitions(table))
 
+    def stage_dir(self, step: str, partition: str | None) -> Path:
+        stem = UNPARTITIONED if partition is None else partition_file_name(partition).removesuffix(".parquet")
+        return self.root / "stages" / step / stem
+
     @contextmanager
-    def _replacing(self, table: str, partition: str | None) -> Iterator[Path]:
-        """A temporary path that replaces the table's file if the block succeeds, and vanishes if not."""
-        final = self.table_path(table, partition)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    def commit(self, step: str, partition: str | None = None) -> Iterator[StageCommit]:
+        """Every table written in the block becomes visible together when it ends, or none
+        does if it raises or the process dies: written into a new version folder, then one
+        atomic switch of the step's `current` link (see the module docstring)."""
+        stage = self.stage_dir(step, partition)
+        stage.mkdir(parents=True, exist_ok=True)
+        self._remove_leftovers(stage)
+        version = stage / f"v{time.time_ns()}-{os.getpid()}"
+        version.mkdir()
+        commit = StageCommit(self, version, partition)
         try:
-            yield temporary
-            os.replace(temporary, final)
-        finally:
-            temporary.unlink(missing_ok=True)
-        self.ensure_view(table)
+            yield commit
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        _fault_point("written")
+        for table in commit.tables:  # links through `current`: new tables dangle (unseen) until the switch
+            final = self.table_path(table, partition)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            for left in final.parent.glob(f".{final.name}.*.tmp"):  # an earlier run killed while linking
+                if _left_by_a_dead_process(left.name):
+                    left.unlink(missing_ok=True)
+            _link(final, os.path.relpath(stage / CURRENT / f"{table}.parquet", final.parent))
+        _fault_point("linked")
+        _link(stage / CURRENT, version.name)
+        _fault_point("switched")
+        self._remove_leftovers(stage)
+        for table in commit.tables:
+            self.ensure_view(table)
+
+    def _remove_leftovers(self, stage: Path) -> None:
+        """Versions no longer current, and temporary links of dead processes."""
+        current = os.readlink(stage / CURRENT) if (stage / CURRENT).is_symlink() else None
+        for entry in stage.iterdir():
+            if entry.name in (CURRENT, current):
+                continue
+            if entry.name.endswith(".tmp") or entry.name.startswith("v"):
+                mine = entry.name.rsplit("-", 1)[-1] == str(os.getpid())
+                if mine or _left_by_a_dead_process(entry.name):
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
 
     @contextmanager
     def writer(self, table: str, partition: str | None, schema: dict[str, pl.DataType]) -> Iterator[ChunkWriter]:
         """Stream chunks into the table's file; it appears (atomically) only if the block succeeds."""
-        with self._replacing(table, partition) as temporary:
-            chunk_writer = ChunkWriter(temporary, schema)
-            try:
-                yield chunk_writer
-            finally:
-                chunk_writer.close()
+        with self.commit(table, partition) as stage, stage.writer(table, schema) as chunk_writer:
+            yield chunk_writer
 
     def write(self, table: str, frame: pl.DataFrame, partition: str | None = None) -> Path:
-        with self.writer(table, partition, dict(frame.schema)) as chunk_writer:
-            chunk_writer.write(frame)
-        return self.table_path(table, partition)
+        with self.commit(table, partition) as stage:
+            return stage.write(table, frame)
 
     def sink(self, table: str, frame: pl.LazyFrame, partition: str | None = None) -> Path:
         """Stream a lazy frame into the table's file (atomically), without collecting it in memory."""
-        with self._replacing(table, partition) as temporary:
-            frame.sink_parquet(temporary, compression="zstd")
-        return self.table_path(table, partition)
+        with self.commit(table, partition) as stage:
+            return stage.sink(table, frame)
 
     def partials_dir(self, table: str, partition: str | None, key: str) -> Path:
         """Where an asset keeps partial results while it runs (one file per finished chunk), so
@@ -140,6 +248,9 @@ class Warehouse(dg.ConfigurableResource):
 
     def read_partials(self, directory: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         """Every partial file of `directory`, oldest first (an empty frame when there are none)."""
+        for left in directory.glob(".*.tmp"):  # a partial being written when its process died
+            if _left_by_a_dead_process(left.name):
+                left.unlink(missing_ok=True)
         files = sorted(directory.glob("*.parquet"), key=lambda f: (f.stat().st_mtime_ns, f.name))
         if not files:
             return pl.DataFrame(schema=schema)

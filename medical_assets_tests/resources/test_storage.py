@@ -26,7 +26,7 @@ def test_failed_write_leaves_no_file(warehouse: Warehouse):
             out.write(pl.DataFrame({"x": [1]}))
             raise RuntimeError("crash mid-table")
     assert not warehouse.table_path("t", "a").exists()
-    assert list(warehouse.table_path("t", "a").parent.iterdir()) == []
+    assert list(warehouse.stage_dir("t", "a").iterdir()) == []  # the run's version folder is gone
 
 
 def test_scan_of_a_missing_partition_names_it(warehouse: Warehouse):
