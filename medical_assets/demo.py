@@ -24,7 +24,7 @@ from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.definitions import defs, warehouse
 from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS
 from medical_assets.models import EMBEDDED_MODEL, ModelSpec, evaluation_partitions, register_model
-from medical_assets.sensors import checkpoint_model
+from medical_assets.sensors import checkpoint_model, fail_dead_runs
 from medical_assets.sources import SOURCE_NAMES
 
 EXAMPLE_QUERIES = (
@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="full: `make demo`; test: the same stages with fewer rows, tokens and steps")
     profile = parser.parse_args(argv).profile
     instance = dg.DagsterInstance.get()
+    for run_id in fail_dead_runs(instance, min_age_s=0):
+        print(f"run {run_id} of an earlier demo was killed: marked failed")
     print(f"Materializing the asset graph into {warehouse.root} (profile {profile})")
     register_model(ModelSpec(EMBEDDED_MODEL), instance, warehouse.root)  # the model evaluated by the demo
     started = time.monotonic()

@@ -1,13 +1,16 @@
 """Sensors: a source file dropped in the drop folder starts its ingestion; a new training
-checkpoint is registered as a model and evaluated on every benchmark.
+checkpoint is registered as a model and evaluated on every benchmark; a run whose process
+died is marked failed.
 
-Both are stopped until turned on (UI: Automation, or `dagster sensor start <name>`); their
-ticks need the daemon that `make ui` (`dagster dev`) starts.
+The first two are stopped until turned on (UI: Automation, or `dagster sensor start <name>`);
+`dead_run_sensor` runs from the start. Their ticks need the daemon that `make ui` (`dagster
+dev`) starts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -128,4 +131,63 @@ with warnings.catch_warnings():
     )(evaluate_new_checkpoints)
 
 
-SENSORS = [source_drop_sensor, checkpoint_evaluation_sensor]
+def _process_started_at(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), or None if there is no such process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    try:  # Linux: a PID reused by a later process started after the run did
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0.0  # alive, start time unknown
+
+
+def _run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The PID of the process that executes the run: the first engine event that names one."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        metadata = entry.dagster_event.event_specific_data.metadata if entry.dagster_event else {}
+        if "pid" in metadata and str(metadata["pid"].value).isdigit():
+            return int(metadata["pid"].value)
+    return None
+
+
+def fail_dead_runs(instance: dg.DagsterInstance, min_age_s: float = 60) -> list[str]:
+    """Mark failed every STARTED run (older than `min_age_s`) whose run worker process is gone,
+    and return their ids. Dagster's run monitoring does this for launchers that can check their
+    workers (Kubernetes, Docker); the local run launcher and in-process runs cannot, so a run
+    killed with `kill -9` would stay STARTED. Runs of other machines are out of its sight: the
+    check applies only with the local run launcher."""
+    if type(instance.run_launcher).__name__ != "DefaultRunLauncher":
+        return []
+    failed = []
+    now = time.time()
+    for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        started = record.start_time or record.create_timestamp.timestamp()
+        pid = _run_worker_pid(instance, record.dagster_run.run_id)
+        if pid is None or now - started < min_age_s:
+            continue
+        process_start = _process_started_at(pid)
+        if process_start is None or process_start > started + 1:
+            instance.report_run_failed(record.dagster_run, f"its run worker process (pid {pid}) is gone: it was "
+                                       "killed or crashed. Materialize again: a step's tables are committed "
+                                       "whole, so nothing of the killed run is visible.")
+            failed.append(record.dagster_run.run_id)
+    return failed
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Runs whose process died (killed, out of memory) are marked failed instead of staying STARTED."""
+    failed = fail_dead_runs(context.instance)
+    for run_id in failed:
+        context.log.warning(f"run {run_id}: its process is gone; marked failed")
+    return dg.SkipReason(f"marked {len(failed)} dead runs failed" if failed else "no dead run")
+
+
+SENSORS = [source_drop_sensor, checkpoint_evaluation_sensor, dead_run_sensor]

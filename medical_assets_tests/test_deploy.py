@@ -40,6 +40,15 @@ def test_local_instance_limits_each_unset_pool_to_one_step(tmp_path):
     assert (pools.default_pool_limit, pools.pool_granularity.value) == (1, "op")
 
 
+@pytest.mark.parametrize("instance_file", ["dagster.yaml", "deploy/k8s/dagster.yaml"])
+def test_run_monitoring_is_on_so_dead_runs_are_failed(tmp_path, monkeypatch, instance_file):
+    for name, value in INSTANCE_ENV.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "dagster.yaml").write_text((ROOT / instance_file).read_text())
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["run_monitoring"]["enabled"] is True
+
+
 def test_k8s_instance_config_passes_the_instance_and_launcher_schemas(tmp_path, monkeypatch):
     for name, value in INSTANCE_ENV.items():
         monkeypatch.setenv(name, value)

@@ -4,6 +4,8 @@ registered as a model and evaluated on every benchmark once."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +17,7 @@ from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.models import model_partitions, read_models
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse
-from medical_assets.sensors import checkpoint_evaluation_sensor, source_drop_sensor
+from medical_assets.sensors import checkpoint_evaluation_sensor, dead_run_sensor, fail_dead_runs, source_drop_sensor
 from medical_assets.sources import SOURCE_NAMES
 from medical_assets_tests.conftest import write_jsonl
 
@@ -145,3 +147,36 @@ def test_a_reingested_source_is_embedded_again_by_automation():
                                                cursor=first.cursor)
     assert second.total_requested == 1
     assert second.get_requested_partitions(dg.AssetKey("prompt_embeddings")) == {"am_r1"}
+
+
+SLEEPING_RUN = """
+import time
+import dagster as dg
+
+@dg.asset
+def slow_step():
+    print("running", flush=True)
+    time.sleep(120)
+
+dg.materialize([slow_step], instance=dg.DagsterInstance.get())
+"""
+
+
+def test_a_run_whose_process_was_killed_is_marked_failed_and_a_live_one_is_left_alone(home: Path):
+    instance = dg.DagsterInstance.get()
+    child = subprocess.Popen([sys.executable, "-c", SLEEPING_RUN], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "DAGSTER_HOME": str(home / "dagster")})
+    try:
+        assert child.stdout.readline().strip() == "running"
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.STARTED
+        assert fail_dead_runs(instance, min_age_s=0) == []  # its process is alive
+    finally:
+        child.kill()
+        child.wait()
+    assert fail_dead_runs(instance, min_age_s=0) == [run.run_id]
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0]
+    assert f"pid {child.pid}) is gone" in failure.message
+    result = dead_run_sensor(dg.build_sensor_context(instance=instance))
+    assert result.skip_message == "no dead run"
