@@ -27,7 +27,7 @@ import yaml
 
 from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME
-from medical_assets.resources.llm import BACKENDS, LLM
+from medical_assets.resources.llm import BACKENDS, BASE_URL_ENV, LLM
 from medical_assets.resources.storage import default_home
 
 MODELS_FILE = "models.yaml"
@@ -77,6 +77,29 @@ class ModelSpec:
 BUILTIN = {EMBEDDED_MODEL: ModelSpec(EMBEDDED_MODEL)}
 
 
+def looks_like_a_path(model: str) -> bool:
+    """A local path rather than a hub id (`org/name` or `name`)."""
+    return model.startswith(("/", "./", "../", "~")) or model.count("/") > 1 or Path(model).expanduser().exists()
+
+
+def check_loadable(spec: ModelSpec) -> ModelSpec:
+    """What can be checked before any run: a local path exists and is a checkpoint directory;
+    the openai backend knows its server. A hub id is checked when it is loaded."""
+    if spec.backend == "openai":
+        if not (spec.base_url or os.environ.get(BASE_URL_ENV)):
+            raise ValueError(f"model {spec.name!r}: the openai backend needs the server's URL: --base-url "
+                             f"http://host:8000/v1 (or set {BASE_URL_ENV})")
+        return spec
+    if spec.model and looks_like_a_path(spec.model):
+        path = Path(spec.model).expanduser()
+        if not path.exists():
+            raise ValueError(f"model {spec.name!r}: {spec.model} does not exist; give an existing checkpoint "
+                             "directory or a hub id (org/name)")
+        if path.is_dir() and not (path / "config.json").exists():
+            raise ValueError(f"model {spec.name!r}: {spec.model} is not a checkpoint directory (no config.json)")
+    return spec
+
+
 def loaded_revision(llm: LLM) -> str | None:
     """What version of the model answered: its hub revision (known once loaded), or the
     embedded GGUF's file hash; None for a local checkpoint or a server."""
@@ -109,8 +132,9 @@ def model_spec(name: str, home: Path | str | None = None) -> ModelSpec:
 
 def register_model(spec: ModelSpec, instance: dg.DagsterInstance, home: Path | str | None = None,
                    replace: bool = False) -> ModelSpec:
-    """Record the spec in the registry and add its partition to `instance` (both idempotent)."""
-    spec.validate()
+    """Record the spec in the registry and add its partition to `instance` (both idempotent),
+    after checking that it can be loaded (see `check_loadable`)."""
+    check_loadable(spec.validate())
     models = read_models(home)
     known = models.get(spec.name)
     if known is not None and known != spec and not replace:

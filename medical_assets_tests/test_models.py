@@ -25,9 +25,16 @@ from medical_assets.resources.llm import LLM
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def checkpoint_dir(path: Path) -> str:
+    """A directory that passes registration's check (a config.json); nothing loads it here."""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    return str(path)
+
+
 def test_registered_model_is_a_partition_and_resolves_to_its_spec(home: Path):
     instance = dg.DagsterInstance.ephemeral()
-    spec = ModelSpec("qwen3-8b-sft", model="/checkpoints/sft", backend="vllm", dtype="bfloat16")
+    spec = ModelSpec("qwen3-8b-sft", model=checkpoint_dir(home / "sft"), backend="vllm", dtype="bfloat16")
     register_model(spec, instance, home)
     assert instance.get_dynamic_partitions("models") == ["qwen3-8b-sft"]
     assert model_spec("qwen3-8b-sft", home) == spec
@@ -54,13 +61,41 @@ def test_names_that_break_partition_keys_are_refused(home: Path, name: str):
 
 def test_a_name_is_not_silently_re_pointed_at_another_model(home: Path):
     instance = dg.DagsterInstance.ephemeral()
-    register_model(ModelSpec("mine", model="/ckpt/a"), instance, home)
+    first, second = checkpoint_dir(home / "a"), checkpoint_dir(home / "b")
+    register_model(ModelSpec("mine", model=first), instance, home)
     with pytest.raises(ValueError, match="already registered"):
-        register_model(ModelSpec("mine", model="/ckpt/b"), instance, home)
-    register_model(ModelSpec("mine", model="/ckpt/b"), instance, home, replace=True)
-    assert model_spec("mine", home).model == "/ckpt/b"
+        register_model(ModelSpec("mine", model=second), instance, home)
+    register_model(ModelSpec("mine", model=second), instance, home, replace=True)
+    assert model_spec("mine", home).model == second
     remove_model("mine", instance, home)
     assert "mine" not in read_models(home) and instance.get_dynamic_partitions("models") == []
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    (ModelSpec("gone", model="/no/such/checkpoint"), "/no/such/checkpoint does not exist"),
+    (ModelSpec("rel", model="./missing-dir"), "./missing-dir does not exist"),
+    (ModelSpec("served", model="qwen3-8b", backend="openai"), "needs the server's URL: --base-url"),
+])
+def test_a_model_that_cannot_load_is_refused_at_registration(home: Path, monkeypatch, spec: ModelSpec, reason: str):
+    monkeypatch.delenv("MEDICAL_ASSETS_LLM_BASE_URL", raising=False)
+    instance = dg.DagsterInstance.ephemeral()
+    with pytest.raises(ValueError, match=reason.replace(".", r"\.")):
+        register_model(spec, instance, home)
+    assert instance.get_dynamic_partitions("models") == [] and not (home / "models.yaml").exists()
+
+
+def test_a_directory_without_config_json_is_not_a_checkpoint(home: Path):
+    (home / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a checkpoint directory"):
+        register_model(ModelSpec("empty", model=str(home / "empty")), dg.DagsterInstance.ephemeral(), home)
+
+
+def test_a_hub_id_and_a_served_model_with_its_url_are_registered(home: Path):
+    instance = dg.DagsterInstance.ephemeral()
+    register_model(ModelSpec("qwen", model="Qwen/Qwen3-8B"), instance, home)
+    register_model(ModelSpec("served", model="qwen3-8b", backend="openai", base_url="http://127.0.0.1:9/v1"),
+                   instance, home)
+    assert instance.get_dynamic_partitions("models") == ["qwen", "served"]
 
 
 def test_evaluation_partitions_cover_the_ten_benchmarks():
@@ -76,7 +111,7 @@ def test_cli_registers_a_model_and_a_job_backfill_queues_one_run_per_benchmark(h
     env = {**os.environ, "MEDICAL_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     python = [sys.executable, "-m", "medical_assets.models"]
-    added = subprocess.run([*python, "add", "ckpt-a", "--model", "/checkpoints/a"], cwd=ROOT, env=env,
+    added = subprocess.run([*python, "add", "ckpt-a", "--model", checkpoint_dir(home / "a")], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)
     assert added.returncode == 0, added.stderr[-2000:]
     keys = subprocess.run([*python, "partitions", "ckpt-a"], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -225,9 +225,11 @@ BACKFILL_QUERY = """query($id: String!) { partitionBackfillOrError(backfillId: $
 def test_backfill_of_a_new_model_launched_through_the_webserver_covers_every_benchmark(page, webserver):
     """What the UI's Materialize > backfill dialog sends for `eval_responses` + `benchmark_scores`
     of one new model over the ten benchmarks; the daemon of `make ui` then launches its runs."""
+    probe = webserver.home / "checkpoints" / "probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    (probe / "config.json").write_text("{}")  # registration checks the directory; the backfill loads nothing here
     with dg.DagsterInstance.from_config(str(webserver.home / "dagster")) as instance:
-        register_model(ModelSpec("ui-probe", model=str(webserver.home / "checkpoints" / "probe")), instance,
-                       webserver.home)
+        register_model(ModelSpec("ui-probe", model=str(probe)), instance, webserver.home)
     partitions = [str(key) for key in evaluation_partitions("ui-probe")]
     launched = _graphql(webserver.url, BACKFILL_MUTATION, {"params": {
         "partitionNames": partitions, "assetSelection": [{"path": ["eval_responses"]}, {"path": ["benchmark_scores"]}]}})

@@ -132,7 +132,10 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
                 "max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,
                 "seed": config.seed, "samples_per_question": config.samples_per_question,
                 "prompt_template_hash": prompt_template_hash(EVALUATION.prompt_suffix)}
-    key = scores.settings_hash(settings | ({"max_questions": config.max_questions} if config.max_questions else {}))
+    # The model's identity (its name and where it is served from) is hashed too: one model's stored
+    # responses are never reused for another.
+    identity = {"model": name, "base_url": spec.base_url}
+    key = scores.settings_hash(settings | identity | ({"max_questions": config.max_questions} if config.max_questions else {}))
     partials = warehouse.partials_dir("eval_responses", context.partition_key, key)
     if not config.reuse_responses:
         shutil.rmtree(partials, ignore_errors=True)

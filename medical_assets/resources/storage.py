@@ -49,12 +49,32 @@ def default_home() -> Path:
     return Path(os.environ.get("MEDICAL_ASSETS_HOME", "data")).resolve()
 
 
+FILE_NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=-.")
+MAX_FILE_NAME_BYTES = 240
+
+
 def partition_file_name(partition: str) -> str:
-    """A partition key as a file name: multi-partition keys 'a|b' become 'a__b'."""
-    safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", partition.replace("|", "__"))
-    if not safe or safe.startswith("."):
-        raise ValueError(f"partition key {partition!r} does not make a usable file name")
-    return safe + ".parquet"
+    """A partition key as a file name, one to one: every character outside [A-Za-z0-9_=.-]
+    is percent-encoded as UTF-8 (a multi-partition key 'medqa|my model' becomes
+    'medqa%7Cmy%20model', a leading dot '%2E'), so two keys never share a file and
+    `partition_key_of` gives the key back."""
+    if not partition:
+        raise ValueError("an empty partition key does not make a file name")
+    encoded = "".join(c if c in FILE_NAME_SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in partition)
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    name = encoded + ".parquet"
+    if len(name.encode()) > MAX_FILE_NAME_BYTES:
+        raise ValueError(f"partition key {partition!r} is too long for a file name ({len(name.encode())} bytes "
+                         f"encoded, at most {MAX_FILE_NAME_BYTES}): use a shorter name")
+    return name
+
+
+def partition_key_of(file_name: str) -> str:
+    """The partition key a `partition_file_name` came from."""
+    from urllib.parse import unquote
+
+    return unquote(file_name.removesuffix(".parquet"), errors="strict")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -231,7 +251,7 @@ class Warehouse(dg.ConfigurableResource):
     def partials_dir(self, table: str, partition: str | None, key: str) -> Path:
         """Where an asset keeps partial results while it runs (one file per finished chunk), so
         that a re-run after a crash resumes from them: partials/<table>/<partition>/<key>/."""
-        stem = "all" if partition is None else partition_file_name(partition).removesuffix(".parquet")
+        stem = UNPARTITIONED if partition is None else partition_file_name(partition).removesuffix(".parquet")
         return self.root / "partials" / table / stem / key
 
     def write_partial(self, directory: Path, name: str, frame: pl.DataFrame) -> Path:

@@ -53,10 +53,10 @@ class Setup:
         self.resources = {"warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse),
                           "eval_files": EvalFiles(mode="harness", directory=str(harness)), "llm": llm, "judge": llm}
 
-    def evaluate(self, benchmark: str, **config) -> dg.ExecuteInProcessResult:
+    def evaluate(self, benchmark: str, model: str = EMBEDDED_MODEL, **config) -> dg.ExecuteInProcessResult:
         if not self.warehouse.exists("eval_questions", benchmark):
             dg.materialize([eval_questions], partition_key=benchmark, instance=self.instance, resources=self.resources)
-        key = dg.MultiPartitionKey({"model": EMBEDDED_MODEL, "benchmark": benchmark})
+        key = dg.MultiPartitionKey({"model": model, "benchmark": benchmark})
         return dg.materialize([eval_responses, benchmark_scores], partition_key=key, instance=self.instance,
                               resources=self.resources, raise_on_error=False,
                               run_config={"ops": {"eval_responses": {"config": FEW_TOKENS | config}}})
@@ -120,6 +120,17 @@ def test_changed_decoding_settings_never_reuse_stored_responses(setup: Setup, ge
     assert setup.evaluate("nejm", seed=1).success
     assert generate_calls == [6, 6]
     assert setup.warehouse.read("eval_responses")["seed"].unique().to_list() == [1]
+
+
+def test_models_whose_names_differ_in_punctuation_keep_their_own_responses(setup: Setup, generate_calls):
+    for name in ("my model", "my_model"):  # one file name each, and neither reuses the other's responses
+        register_model(ModelSpec(name), setup.instance, setup.warehouse.root)
+        assert setup.evaluate("nejm", model=name).success
+    assert generate_calls == [6, 6]
+    responses = setup.warehouse.read("eval_responses")
+    assert responses.group_by("model").len().sort("model").rows() == [("my model", 6), ("my_model", 6)]
+    assert responses.group_by("model").agg(pl.col("settings_hash").n_unique())["settings_hash"].to_list() == [1, 1]
+    assert responses["settings_hash"].n_unique() == 2
 
 
 def test_same_partition_materialized_twice_gives_the_same_score(setup: Setup, generate_calls):

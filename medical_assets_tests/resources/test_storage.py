@@ -9,7 +9,7 @@ import time
 import polars as pl
 import pytest
 
-from medical_assets.resources.storage import Warehouse, partition_file_name
+from medical_assets.resources.storage import Warehouse, partition_file_name, partition_key_of
 
 
 def test_partitioned_table_is_one_file_per_partition_and_one_view(warehouse: Warehouse):
@@ -36,9 +36,31 @@ def test_scan_of_a_missing_partition_names_it(warehouse: Warehouse):
 
 
 def test_multi_partition_keys_become_file_names():
-    assert partition_file_name("smollm2|MedQA") == "smollm2__MedQA.parquet"
-    with pytest.raises(ValueError):
-        partition_file_name("..")
+    assert partition_file_name("medqa|smollm2") == "medqa%7Csmollm2.parquet"
+    assert partition_file_name("..") == "%2E..parquet"
+
+
+KEYS = ["my model", "my_model", "my%20model", "my/model", "medqa|my model", "medqa__my model", "Модель", "模型",
+        "模 型", ".hidden", "%2Ehidden", "a\\b", "qwen3-8b", "UPPER", "upper"]
+
+
+def test_every_partition_key_has_its_own_file_name_and_comes_back_from_it():
+    names = [partition_file_name(key) for key in KEYS]
+    assert len(set(names)) == len(KEYS)
+    assert all("/" not in name and not name.startswith(".") for name in names)
+    assert [partition_key_of(name) for name in names] == KEYS
+
+
+def test_two_models_whose_names_differ_only_in_punctuation_keep_separate_tables(warehouse: Warehouse):
+    warehouse.write("t", pl.DataFrame({"x": [1]}), partition="medqa|my model")
+    warehouse.write("t", pl.DataFrame({"x": [2]}), partition="medqa|my_model")
+    assert warehouse.read("t", ["medqa|my model"])["x"].to_list() == [1]
+    assert warehouse.read("t", ["medqa|my_model"])["x"].to_list() == [2]
+
+
+def test_a_partition_key_too_long_for_a_file_name_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="too long for a file name"):
+        partition_file_name("模" * 90)
 
 
 def test_a_user_session_holding_the_duckdb_file_does_not_fail_a_write(warehouse: Warehouse):
