@@ -103,11 +103,16 @@ def evaluate_new_checkpoints(context: dg.MultiAssetSensorEvaluationContext, ware
         stage = key.path[-1].removesuffix("_checkpoint")
         for record in context.materialization_records_for_key(key, limit=100):
             spec = checkpoint_model(stage, record, warehouse.root)
-            if spec is None:
+            problem = "no checkpoint_path metadata" if spec is None else None
+            if spec is not None:
+                try:
+                    register_model(spec, context.instance, warehouse.root)
+                except ValueError as error:  # the checkpoint was deleted, or is not one
+                    problem = str(error)
+            if problem:
                 context.log.warning(f"{key.to_user_string()} materialization {record.storage_id} (run "
-                                    f"{record.run_id or 'none'}) has no checkpoint_path metadata: not evaluated")
+                                    f"{record.run_id or 'none'}): {problem}; not evaluated")
             else:
-                register_model(spec, context.instance, warehouse.root)
                 context.log.info(f"registered {spec.name} = {spec.model}; evaluating on {len(EVAL_SET_KEYS)} "
                                  "benchmarks")
                 requests += [

@@ -14,7 +14,7 @@ import pytest
 from medical_assets.assets.ingest import raw_traces
 from medical_assets.definitions import defs
 from medical_assets.eval_sets import EVAL_SET_KEYS
-from medical_assets.models import model_partitions, read_models
+from medical_assets.models import EMBEDDED_MODEL, model_partitions, read_models
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse
 from medical_assets.sensors import checkpoint_evaluation_sensor, dead_run_sensor, fail_dead_runs, source_drop_sensor
@@ -113,6 +113,7 @@ def evaluate(instance: dg.DagsterInstance, home: Path, cursor: str | None = None
 def test_new_checkpoint_is_registered_and_evaluated_on_every_benchmark_once(home):
     checkpoint = home / "training" / "sft" / "abc" / "final"
     checkpoint.mkdir(parents=True)
+    (checkpoint / "config.json").write_text("{}")
     with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
         report_checkpoint(instance, "sft_checkpoint", checkpoint)
         requests, context = evaluate(instance, home)
@@ -127,6 +128,15 @@ def test_new_checkpoint_is_registered_and_evaluated_on_every_benchmark_once(home
 
         again, _ = evaluate(instance, home, context.cursor)
         assert isinstance(again, dg.SkipReason)
+
+
+def test_a_checkpoint_that_is_gone_is_not_registered_and_the_tick_goes_on(home):
+    with dg.instance_for_test(temp_dir=str(home / "dagster")) as instance:
+        report_checkpoint(instance, "sft_checkpoint", home / "training" / "sft" / "deleted" / "final")
+        result, _ = evaluate(instance, home)
+        assert isinstance(result, dg.SkipReason)
+        assert read_models(home).keys() == {EMBEDDED_MODEL}
+        assert not instance.get_dynamic_partitions(model_partitions.name)
 
 
 def test_a_reingested_source_is_embedded_again_by_automation():

@@ -2,11 +2,12 @@
 domain by a vote of LLM labels on its exemplars, keep the Medical and Biology ones."""
 
 import time
+from typing import Literal
 
 import dagster as dg
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
@@ -32,25 +33,36 @@ PROGRESS_EVERY_S = 10.0
 
 
 class ClusteringConfig(dg.Config):
-    n_clusters: int = Field(default=RECIPE.curation.n_clusters, description="k of k-means (the recipe: 50,000).")
-    niter: int = Field(default=20, description="k-means iterations.")
+    n_clusters: int = Field(default=RECIPE.curation.n_clusters, ge=1,
+                            description="k of k-means (the recipe: 50,000); at most the number of prompts.")
+    niter: int = Field(default=20, ge=1, description="k-means iterations (at least 1).")
     seed: int = Field(default=1234, description="Seed of the centroid initialisation and training sample.")
-    device: str = Field(default="auto", description="auto (faiss-gpu when present), cpu or gpu.")
+    device: Literal["auto", "cpu", "gpu"] = Field(default="auto", description="auto (faiss-gpu when present), cpu or gpu.")
 
 
 class ExemplarConfig(dg.Config):
-    per_cluster: int = Field(default=RECIPE.curation.exemplars_per_cluster, description="Prompts nearest each centre.")
+    per_cluster: int = Field(default=RECIPE.curation.exemplars_per_cluster, ge=1,
+                             description="Prompts nearest each centre that the labeller reads (the recipe: 10).")
 
 
 class LabelConfig(dg.Config):
-    max_prompt_chars: int = Field(default=1_500, description="Exemplar text shown to the labeller, cut here.")
+    max_prompt_chars: int = Field(default=1_500, ge=1, description="Exemplar text shown to the labeller, cut here.")
     calibrate: bool = Field(
         default=True, description="Divide out the labeller's prior over the labels, measured on content-free "
         "questions (contextual calibration); the raw probabilities are kept beside the calibrated ones.")
 
 
 class DomainConfig(dg.Config):
-    kept_domains: list[str] = Field(default=list(RECIPE.curation.kept_domains), description="Cluster labels kept.")
+    kept_domains: list[str] = Field(default=list(RECIPE.curation.kept_domains), min_length=1,
+                                    description=f"Cluster labels kept, among {', '.join(DOMAINS)}.")
+
+    @field_validator("kept_domains")
+    @classmethod
+    def _known_labels(cls, kept: list[str]) -> list[str]:
+        unknown = sorted(set(kept) - set(DOMAINS))
+        if unknown:
+            raise ValueError(f"labels outside the label set: {unknown}; use {list(DOMAINS)}")
+        return kept
 
 
 @dg.asset(
@@ -115,8 +127,6 @@ def prompt_clusters(context: dg.AssetExecutionContext, config: ClusteringConfig,
     """Spherical k-means of every R1 prompt embedding with faiss (the recipe: 50,000 clusters):
     each row's `cluster` and cosine `distance` to its centroid."""
     embeddings = warehouse.read("prompt_embeddings", R1_SOURCES)
-    if config.device not in ("auto", "cpu", "gpu"):
-        raise ValueError(f"ClusteringConfig.device={config.device!r}: use auto, cpu or gpu")
     gpu = None if config.device == "auto" else config.device == "gpu"
     result = spherical_kmeans(
         embeddings["embedding"].to_numpy(), config.n_clusters, seed=config.seed, niter=config.niter, gpu=gpu,
@@ -269,9 +279,6 @@ def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, w
 def domain_traces(context: dg.AssetExecutionContext, config: DomainConfig, warehouse: Warehouse):
     """Keep the R1 traces of clusters labelled with a kept domain; every other row is rejected with
     its cluster's label as the reason."""
-    unknown = sorted(set(config.kept_domains) - set(DOMAINS))
-    if unknown:
-        raise ValueError(f"DomainConfig.kept_domains has labels outside the label set: {unknown}; use {DOMAINS}")
     traces = warehouse.scan("raw_traces", R1_SOURCES)
     labelled = traces.join(
         warehouse.scan("prompt_clusters").select("sample_id", *ROW_KEYS, "cluster"), on=["sample_id", *ROW_KEYS],

@@ -4,6 +4,7 @@ import random
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
@@ -19,8 +20,11 @@ RECHECK_ROWS = 2_000  # kept rows re-verified by the independent n-gram check
 
 
 class DecontaminationConfig(dg.Config):
-    ngram_size: int = RECIPE.decontamination.ngram_size
-    fuzzy_threshold: float = RECIPE.decontamination.fuzzy_threshold
+    ngram_size: int = Field(default=RECIPE.decontamination.ngram_size, ge=1,
+                            description="Words per n-gram (open-r1: 10); a shared n-gram removes the prompt.")
+    fuzzy_threshold: float = Field(default=RECIPE.decontamination.fuzzy_threshold, ge=0, le=100,
+                                   description="rapidfuzz ratio (0-100) at or above which a prompt is removed "
+                                   "(s1K: 90).")
 
 
 def _train(warehouse: Warehouse) -> pl.DataFrame:

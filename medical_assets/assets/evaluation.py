@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.metadata import bar_chart, leaderboard_markdown, markdown_table, reasons_markdown
@@ -87,16 +88,19 @@ class EvalConfig(dg.Config):
     """How responses are generated; every field but `questions_per_chunk` and `reuse_responses`
     is part of the settings hash that decides which stored responses can be reused."""
 
-    max_new_tokens: int = EVALUATION.max_new_tokens
-    samples_per_question: int = 1  # rollouts per question; a row scores their mean
-    temperature: float = EVALUATION.temperature
-    top_p: float = EVALUATION.top_p
-    seed: int = 0  # chunk k samples with seed + k
-    questions_per_chunk: int = 64  # generated in one call, then stored: the unit of resume
-    reuse_responses: bool = True  # False: discard stored responses of these settings and regenerate
-    # The first N rows of the file only, for a quick look at a checkpoint; the score and the
-    # leaderboard say so (`partial`). None: every row, as published.
-    max_questions: int | None = None
+    max_new_tokens: int = Field(default=EVALUATION.max_new_tokens, ge=1,
+                                description="Tokens per response, reasoning included.")
+    samples_per_question: int = Field(default=1, ge=1, description="Rollouts per question; a row scores their mean.")
+    temperature: float = Field(default=EVALUATION.temperature, ge=0, description="Sampling temperature (0: greedy).")
+    top_p: float = Field(default=EVALUATION.top_p, gt=0, le=1, description="Nucleus sampling, in (0, 1].")
+    seed: int = Field(default=0, description="Chunk k samples with seed + k.")
+    questions_per_chunk: int = Field(default=64, ge=1, description="Questions generated in one call, then stored: "
+                                     "the unit of resume after a crash.")
+    reuse_responses: bool = Field(default=True, description="False: discard the stored responses of these settings "
+                                  "and generate them again.")
+    max_questions: int | None = Field(default=None, ge=1, description="Score the first N rows of the file only, for "
+                                      "a quick look at a checkpoint (the score and the leaderboard say `partial`); "
+                                      "None: every row, as published.")
 
 
 def _model_and_benchmark(context: dg.AssetExecutionContext) -> tuple[str, str]:
@@ -125,8 +129,6 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     questions = with_prompts(warehouse.read("eval_questions", [benchmark]), EVALUATION.prompt_suffix)
     file_rows = questions.height
     if config.max_questions is not None:
-        if config.max_questions < 1:
-            raise dg.Failure(f"max_questions is {config.max_questions}: use at least 1, or null for every row")
         questions = questions.sort("position").head(config.max_questions)
     settings = {"model_id": spec.model_id, "backend": spec.backend, "dtype": generator.describe().get("dtype"),
                 "max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,

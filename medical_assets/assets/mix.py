@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
@@ -24,12 +24,24 @@ TOKENIZE_CHUNK_ROWS = 4_096
 
 
 class MixConfig(dg.Config):
-    caps: dict[str, int] = Field(default=dict(RECIPE_CAPS), description="Rows kept per part (the card's counts).")
+    caps: dict[str, int] = Field(default=dict(RECIPE_CAPS),
+                                 description=f"Rows kept per part (the card's counts); parts: {', '.join(RECIPE_CAPS)}.")
     seed: int = Field(default=0, description="Seed of the sampling down to the caps.")
     tokenizer: str | None = Field(
         default=None, description="Tokenizer that counts tokens (hub id or path of the base model); "
         "default: the embedded SmolLM2-135M-Instruct's.")
-    max_length: int = Field(default=RECIPE.sft.max_length, description="The SFT max length, for the share above it.")
+    max_length: int = Field(default=RECIPE.sft.max_length, ge=1, description="The SFT max length, for the share above it.")
+
+    @field_validator("caps")
+    @classmethod
+    def _known_parts_and_counts(cls, caps: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(caps) - set(RECIPE_CAPS))
+        if unknown:
+            raise ValueError(f"unknown parts {unknown}: a cap names one of {', '.join(RECIPE_CAPS)}")
+        negative = {part: cap for part, cap in caps.items() if cap < 0}
+        if negative:
+            raise ValueError(f"caps must be >= 0 rows: {negative}")
+        return caps
 
 
 @dg.multi_asset(

@@ -39,8 +39,8 @@ def public_medical_traces(warehouse: Warehouse) -> dg.MaterializeResult:
 
 
 class MathSampleConfig(dg.Config):
-    sample_size: int | None = Field(default=RECIPE.mix.math,
-                                    description="Rows drawn from the math supplement (None: all of them).")
+    sample_size: int | None = Field(default=RECIPE.mix.math, ge=0,
+                                    description="Rows drawn from the math supplement (>= 0; None: all of them).")
     seed: int = Field(default=0, description="Seed of the draw: the same rows for the same input and seed.")
 
 
@@ -56,8 +56,6 @@ class MathSampleConfig(dg.Config):
 def math_traces(config: MathSampleConfig, warehouse: Warehouse):
     """`sample_size` rows of the math supplement drawn without replacement with `seed` (all rows
     when there are fewer); the rows not drawn go to `math_rejects`, so each is accounted for."""
-    if config.sample_size is not None and config.sample_size < 0:
-        raise dg.Failure(f"math_traces sample_size is {config.sample_size}: use a row count >= 0, or null for all")
     rows = warehouse.read("raw_traces", MATH_SOURCES)
     kept = sample_questions(rows, config.sample_size, config.seed).sort("source", "source_row")
     reason = f"not drawn: {kept.height:,} of {rows.height:,} rows sampled with seed {config.seed}"

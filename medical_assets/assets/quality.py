@@ -20,10 +20,14 @@ WAIT_BINS = [0, 1, 5, 10, 20, 48, 100]  # the card keeps <= 47
 
 class QualityConfig(dg.Config):
     max_wait: float | None = Field(
-        default=None, description="Fixed Wait limit; by default the percentile below of this corpus."
+        default=None, ge=0, description="Fixed Wait limit (traces with more 'Wait' are removed; the card's: 47); "
+        "by default the percentile below, measured on this corpus."
     )
-    wait_percentile: float = RECIPE.preprocessing.wait_percentile
-    min_prompt_words_exclusive: int = RECIPE.preprocessing.min_prompt_words_exclusive
+    wait_percentile: float = Field(default=RECIPE.preprocessing.wait_percentile, ge=0, le=100,
+                                   description="Percentile of the corpus's Wait counts that sets the limit (0-100).")
+    min_prompt_words_exclusive: int = Field(default=RECIPE.preprocessing.min_prompt_words_exclusive, ge=0,
+                                            description="A prompt needs more words than this (a CJK character "
+                                            "counts as a word).")
 
 
 @dg.asset(

@@ -31,17 +31,17 @@ PROGRESS_EVERY_S = 10.0
 
 class SeedSampleConfig(dg.Config):
     sample_size: int | None = Field(
-        default=None, description="Questions drawn from the seed set; default: the recipe's count for it.")
+        default=None, ge=0, description="Questions drawn from the seed set (>= 0); default: the recipe's count for it.")
     seed: int = Field(default=0, description="Seed of the draw.")
 
 
 class GenerationConfig(dg.Config):
-    max_attempts: int = Field(default=3, description="Attempts per question before it is given up.")
-    max_new_tokens: int = Field(default=8_192, description="Tokens per answer (reasoning included).")
-    temperature: float = Field(default=0.6, description="Sampling temperature of the generator.")
-    top_p: float = Field(default=0.95, description="Nucleus sampling of the generator.")
+    max_attempts: int = Field(default=3, ge=1, description="Attempts per question before it is given up.")
+    max_new_tokens: int = Field(default=8_192, ge=1, description="Tokens per answer (reasoning included).")
+    temperature: float = Field(default=0.6, ge=0, description="Sampling temperature of the generator (0: greedy).")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling of the generator (0-1].")
     seed: int = Field(default=0, description="Attempt k of every question samples with seed + k.")
-    chunk_questions: int = Field(default=64, description="Questions per generate call; each chunk is stored "
+    chunk_questions: int = Field(default=64, ge=1, description="Questions per generate call; each chunk is stored "
                                  "as it finishes, so a re-run after a crash resumes from there.")
 
 

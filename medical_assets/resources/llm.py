@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import dagster as dg
+from pydantic import Field
 
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, GGUF_PACKAGE, file_sha256, packaged_gguf_path
 
@@ -132,22 +133,27 @@ class LLM(dg.ConfigurableResource):
     """A chat model for labelling, trace generation and evaluation; the backend
     ("transformers" | "vllm" | "openai") is chosen by config, the calls are the same."""
 
-    backend: str = "transformers"
-    model: str | None = None  # hub id or local path; None: the embedded SmolLM2-135M-Instruct GGUF
-    device: str = "auto"  # transformers: cpu | cuda | auto (cuda when available)
-    dtype: str = "auto"  # auto: bfloat16/float16 on GPU, float32 on CPU
-    batch_size: int = 8  # transformers: prompts per forward pass
-    share_prefix: bool = True  # transformers choose(): compute the prompts' common opening once
-    # openai
-    base_url: str | None = None  # e.g. http://localhost:8000/v1; None: $MEDICAL_ASSETS_LLM_BASE_URL
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the key (none sent if unset)
-    max_concurrency: int = 8
-    timeout_s: float = 120
-    max_retries: int = 4  # retries after the first attempt, with exponential backoff
-    # vllm
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
+    backend: str = Field(default="transformers", description="transformers | vllm | openai.")
+    model: str | None = Field(default=None, description="Hub id or local path (openai: the served name); None: the "
+                              "embedded SmolLM2-135M-Instruct GGUF.")
+    device: str = Field(default="auto", description="transformers: cpu | cuda | auto (cuda when available).")
+    dtype: str = Field(default="auto", description="auto: bfloat16/float16 on GPU, float32 on CPU.")
+    batch_size: int = Field(default=8, ge=1, description="transformers: prompts per forward pass.")
+    share_prefix: bool = Field(default=True, description="transformers choose(): compute the prompts' common "
+                               "opening once per call.")
+    base_url: str | None = Field(default=None, description=f"openai: the server, e.g. http://localhost:8000/v1; "
+                                 f"None: ${BASE_URL_ENV}.")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="openai: the environment variable holding the "
+                             "key (none sent if unset).")
+    max_concurrency: int = Field(default=8, ge=1, description="openai: requests in flight.")
+    timeout_s: float = Field(default=120, gt=0, description="openai: seconds per request.")
+    max_retries: int = Field(default=4, ge=0, description="openai: retries after the first attempt, with "
+                             "exponential backoff on 429, 5xx and network errors.")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="vllm: GPUs per replica.")
+    data_parallel_size: int = Field(default=1, ge=1, description="vllm: independent replicas, each in its own "
+                                    "process.")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="vllm: share of each GPU's memory "
+                                          "the engine takes.")
 
     # ---------------------------------------------------------------- calls
 

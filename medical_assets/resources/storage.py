@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import dagster as dg
+from pydantic import Field
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
@@ -162,7 +163,7 @@ class StageCommit:
 class Warehouse(dg.ConfigurableResource):
     """Parquet tables under the data home, queryable together from one DuckDB file."""
 
-    home: str | None = None  # None: $MEDICAL_ASSETS_HOME, else ./data
+    home: str | None = Field(default=None, description="The data home; None: $MEDICAL_ASSETS_HOME, else ./data.")
 
     @property
     def root(self) -> Path:
@@ -343,7 +344,7 @@ class Warehouse(dg.ConfigurableResource):
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores Polars frames returned by assets as warehouse tables; loads them as (lazy) frames."""
 
-    warehouse: Warehouse
+    warehouse: Warehouse = Field(description="Where the tables are written and read.")
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
         if obj is None:
