@@ -41,8 +41,9 @@ def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
     partial: list[str] = []
     for row in table.iter_rows(named=True):
         cells = [row["model"] + (" *(reference)*" if row["reference"] else "")]
-        cells += [_score_cell(row[c], row[c + "_low"], row[c + "_high"]) for c in columns]
-        avg = _score_cell(row["Avg"], row["Avg_low"], row["Avg_high"])
+        cells += [_score_cell(row[c], row[c + "_low"], row[c + "_high"]) + _strict(row.get(c + "_strict"))
+                  for c in columns]
+        avg = _score_cell(row["Avg"], row["Avg_low"], row["Avg_high"]) + _strict(row.get("Avg_strict"))
         if row["Avg"] is None and row["missing"]:
             avg = f"— (missing: {row['missing']})"
         if row["Avg_stated"] is not None:
@@ -55,10 +56,16 @@ def leaderboard_markdown(table: pl.DataFrame, columns: list[str]) -> str:
             healthbench += f" ± {row['HealthBench_std']:.1f}"
         cells += [avg, healthbench, row["decoding"] or ""]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    notes = "\n\nScores in %, 95% intervals in brackets (Wilson, per benchmark; Avg: the ten combined)."
+    notes = ("\n\nScores in %: the published harness's verdict (II-Medical-Evaluation, comparable with the model "
+             "card's row) with its 95% interval (Wilson, per benchmark; Avg: the ten combined), then the strict "
+             "reading (one stated answer, none is wrong).")
     if partial:
         notes += "\n\nScored on the first rows of the file only (rows scored / rows in the file):\n" + "\n".join(partial)
     return "\n".join(lines) + notes
+
+
+def _strict(value: float | None) -> str:
+    return "" if value is None else f" · strict {value:.2f}"
 
 
 def bar_chart(table: pl.DataFrame, columns: list[str], width: int = 40) -> str:

@@ -4,8 +4,10 @@ interval, and the model card's leaderboard table.
 The recipe's score (`RECIPE.evaluation`) is accuracy per benchmark, over every row of
 the file as published, and "Avg" the unweighted mean of the ten. Here:
 
-- a response is graded by `extract_choice` (one answer per response; none is wrong,
-  and stays in the denominator);
+- a response is graded twice: strictly by `extract_choice` (one answer per response; none
+  is wrong, and stays in the denominator), and by the verdict of the public harness that
+  produced the model card's table (`core.harness.ii_medical_correct`: any of three readings,
+  over-credits included), so a score can be held against the card's;
 - with several samples per question, a row scores the mean of its samples (the
   rollouts averaged, as II-Medical-Evaluation does) and accuracy is the mean over rows;
 - the 95% interval is Wilson's score interval with one observation per row of the
@@ -24,6 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import polars as pl
 
 from medical_assets.core.answers import extract_choices
+from medical_assets.core.harness import ii_medical_correct, scorer_disagreement
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
 
@@ -49,9 +52,13 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "responses": pl.Int64(),
     "correct": pl.Int64(),  # correct responses
     "unanswered": pl.Int64(),  # responses with no readable answer (wrong, and counted)
-    "accuracy": pl.Float64(),  # mean over rows of the row's mean over its samples
+    "accuracy": pl.Float64(),  # strict (extract_choice): mean over rows of the row's mean over its samples
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
+    "accuracy_ii_medical": pl.Float64(),  # the published harness's verdict, comparable with the model card
+    "ci_low_ii_medical": pl.Float64(),
+    "ci_high_ii_medical": pl.Float64(),
+    "gap_points": pl.Float64(),  # 100 x (harness - strict): what the harness credits beyond the stated answers
     "ci_method": pl.String(),
     "unique_questions": pl.Int64(),
     "unique_accuracy": pl.Float64(),  # the same, each distinct question counted once
@@ -144,31 +151,44 @@ def current_responses(questions: pl.DataFrame, stored: pl.DataFrame, samples: in
 
 def grade_responses(responses: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
     """Each response with `position`, the extracted `answer` (`extract_choice`), the `gold`
-    letter and `correct`; no answer is wrong. Rows in question position, then sample order."""
+    letter and `correct` (strict: no answer is wrong), `correct_ii_medical` (the published
+    harness's verdict) and `scorer_disagreement` (why the two differ, or null). Rows in
+    question position, then sample order."""
     joined = responses.join(
         questions.select("question_id", "position", "options", "answer_idx"), on="question_id", how="inner"
     ).sort("position", "sample")
     options = [{o["letter"]: o["text"] for o in row} for row in joined["options"].to_list()]
-    answers = pl.Series("answer", extract_choices(joined["response"].to_list(), options), dtype=pl.String)
+    texts, golds = joined["response"].to_list(), joined["answer_idx"].to_list()
+    answers = extract_choices(texts, options)
+    harness = [ii_medical_correct(t, o, g) for t, o, g in zip(texts, options, golds, strict=True)]
+    why = [scorer_disagreement(t, o, g, a) for t, o, g, a in zip(texts, options, golds, answers, strict=True)]
+    answers = pl.Series("answer", answers, dtype=pl.String)
     return joined.drop("options").rename({"answer_idx": "gold"}).with_columns(
-        answers, correct=answers.eq_missing(pl.col("gold"))
+        answers, correct=answers.eq_missing(pl.col("gold")),
+        correct_ii_medical=pl.Series(harness, dtype=pl.Boolean), scorer_disagreement=pl.Series(why, dtype=pl.String),
     )
 
 
 def accuracy_with_interval(graded: pl.DataFrame) -> dict[str, Any]:
     """Accuracy over the rows of the file (each row the mean of its samples), its Wilson
     interval, and the same over unique questions (rows sharing a `prompt_sha` are one question)."""
-    per_row = graded.group_by("question_id").agg(pl.col("prompt_sha").first(), score=pl.col("correct").mean())
+    per_row = graded.group_by("question_id").agg(pl.col("prompt_sha").first(), score=pl.col("correct").mean(),
+                                                 harness=pl.col("correct_ii_medical").mean())
     per_question = per_row.group_by("prompt_sha").agg(score=pl.col("score").mean())
     rows, unique = per_row.height, per_question.height
     accuracy = per_row["score"].mean() if rows else None
+    harness = per_row["harness"].mean() if rows else None
     unique_accuracy = per_question["score"].mean() if unique else None
     low, high = wilson_interval(per_row["score"].sum(), rows)
+    harness_low, harness_high = wilson_interval(per_row["harness"].sum(), rows)
     unique_low, unique_high = wilson_interval(per_question["score"].sum(), unique)
     return {
         "rows": rows, "responses": graded.height, "correct": int(graded["correct"].sum()),
         "unanswered": graded["answer"].null_count(),
-        "accuracy": accuracy, "ci_low": low, "ci_high": high, "ci_method": CI_METHOD,
+        "accuracy": accuracy, "ci_low": low, "ci_high": high,
+        "accuracy_ii_medical": harness, "ci_low_ii_medical": harness_low, "ci_high_ii_medical": harness_high,
+        "gap_points": None if harness is None or accuracy is None else 100 * (harness - accuracy),
+        "ci_method": CI_METHOD,
         "unique_questions": unique, "unique_accuracy": unique_accuracy,
         "unique_ci_low": unique_low, "unique_ci_high": unique_high,
     }
@@ -191,13 +211,15 @@ def leaderboard(
     reference: Mapping[str, Any] | None = None,
     healthbench: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The model card's table: one row per model, a column per benchmark (accuracy in %,
-    with `<col>_low` / `<col>_high`, its 95% interval), `Avg` the unweighted mean of the
-    ten, only when all ten are present (else `missing` names the absent ones; `partial` names
-    those scored on the first rows of the file only, "MedQA (12/35)"), and `HealthBench` (%)
-    when graded.
+    """The model card's table: one row per model, a column per benchmark with the accuracy (%)
+    under the published harness's verdict, comparable with the card's row (`<col>_low` /
+    `<col>_high`: its 95% interval), the strict accuracy beside it (`<col>_strict`), `Avg` /
+    `Avg_strict` the unweighted means of the ten, only when all ten are present (else
+    `missing` names the absent ones; `partial` names those scored on the first rows of the
+    file only, "MedQA (12/35)"), and `HealthBench` (%) when graded.
 
-    `scores`: rows of `SCORE_SCHEMA` (model, column, accuracy, ci_low, ci_high, decoding).
+    `scores`: rows of `SCORE_SCHEMA` (model, column, accuracy_ii_medical and its interval,
+    accuracy, decoding).
     The Avg interval treats the benchmarks as independent: half-width 1.96 x sqrt(sum of
     the squared standard errors, each read off its interval) / 10.
     `reference`: {"model", "scores": {column: %}, "avg_stated", "healthbench"} from the
@@ -212,17 +234,19 @@ def leaderboard(
         row: dict[str, Any] = {"model": model, "reference": False}
         for column in columns:
             score = by_column.get(column)
-            for suffix, field in (("", "accuracy"), ("_low", "ci_low"), ("_high", "ci_high")):
+            for suffix, field in (("", "accuracy_ii_medical"), ("_low", "ci_low_ii_medical"),
+                                  ("_high", "ci_high_ii_medical"), ("_strict", "accuracy")):
                 value = None if score is None or score[field] is None else 100 * score[field]
                 row[column + suffix] = value
         missing = [c for c in columns if row[c] is None]
         if missing:
-            row |= {"Avg": None, "Avg_low": None, "Avg_high": None}
+            row |= {"Avg": None, "Avg_low": None, "Avg_high": None, "Avg_strict": None}
         else:
             avg = sum(row[c] for c in columns) / len(columns)
             se = math.sqrt(sum(_interval_se(row[c + "_low"], row[c + "_high"]) ** 2 for c in columns)) / len(columns)
             # A normal interval on the mean, clipped to the possible range (scores near 0 or 100).
-            row |= {"Avg": avg, "Avg_low": max(0.0, avg - Z_95 * se), "Avg_high": min(100.0, avg + Z_95 * se)}
+            row |= {"Avg": avg, "Avg_low": max(0.0, avg - Z_95 * se), "Avg_high": min(100.0, avg + Z_95 * se),
+                    "Avg_strict": sum(row[c + "_strict"] for c in columns) / len(columns)}
         row["Avg_stated"] = None
         graded = hb.get(model)
         row["HealthBench"] = None if graded is None or graded["score"] is None else 100 * graded["score"]
@@ -236,16 +260,19 @@ def leaderboard(
         published = reference["scores"]
         row = {"model": f"{reference['model']} (model card)", "reference": True}
         for column in columns:
-            row |= {column: published.get(column), column + "_low": None, column + "_high": None}
+            row |= {column: published.get(column), column + "_low": None, column + "_high": None,
+                    column + "_strict": None}
         missing = [c for c in columns if published.get(c) is None]
         avg = None if missing else sum(published[c] for c in columns) / len(columns)
-        row |= {"Avg": avg, "Avg_low": None, "Avg_high": None, "Avg_stated": reference.get("avg_stated"),
+        row |= {"Avg": avg, "Avg_low": None, "Avg_high": None, "Avg_strict": None,
+                "Avg_stated": reference.get("avg_stated"),
                 "HealthBench": reference.get("healthbench"), "HealthBench_std": None,
                 "missing": ", ".join(missing) or None, "partial": None, "decoding": reference.get("decoding")}
         rows.append(row)
     schema: dict[str, pl.DataType] = {"model": pl.String(), "reference": pl.Boolean()}
     for column in [*columns, "Avg"]:
-        schema |= {column: pl.Float64(), column + "_low": pl.Float64(), column + "_high": pl.Float64()}
+        schema |= {column: pl.Float64(), column + "_low": pl.Float64(), column + "_high": pl.Float64(),
+                   column + "_strict": pl.Float64()}
     schema |= {"Avg_stated": pl.Float64(), "HealthBench": pl.Float64(), "HealthBench_std": pl.Float64(),
                "missing": pl.String(), "partial": pl.String(), "decoding": pl.String()}
     return pl.DataFrame(rows, schema=schema)

@@ -67,6 +67,18 @@ def test_empty_and_unparseable_responses_are_wrong_and_stay_in_the_denominator()
     assert (score["ci_low"], score["ci_high"]) == pytest.approx(wilson_interval(1, 4))
 
 
+def test_each_response_is_graded_by_both_verdicts_and_the_score_carries_both_with_the_gap():
+    qs = questions(["Which drug is an anticoagulant given IV?", "Which one?", "And?", "Last?"])
+    texts = ["\\boxed{B}", "<think>draft \\boxed{B}</think>unsure", "The answer is (A).", "\\boxed{b}"]
+    graded = grade_responses(responses(qs, texts), qs)
+    assert graded["correct"].to_list() == [True, False, False, True]
+    assert graded["correct_ii_medical"].to_list() == [True, True, False, True]
+    assert graded["scorer_disagreement"].to_list() == [None, "box only in the reasoning", None, None]
+    score = accuracy_with_interval(graded)
+    assert (score["accuracy"], score["accuracy_ii_medical"], score["gap_points"]) == (0.5, 0.75, 25.0)
+    assert (score["ci_low_ii_medical"], score["ci_high_ii_medical"]) == pytest.approx(wilson_interval(3, 4))
+
+
 def test_repeated_blocks_score_as_published_and_once_per_unique_question():
     """GPQA medical lists each question five times; here 2 questions x 3 blocks, and the copies
     of question 1 answered differently: right in 2 of its 3 rows, question 2 always wrong."""
@@ -116,12 +128,14 @@ def test_settings_hash_changes_with_each_setting():
     assert settings_hash(dict(reversed(base.items()))) == settings_hash(base)
 
 
-def score_rows(model: str, accuracies: dict[str, float], n: int = 100) -> list[dict]:
+def score_rows(model: str, accuracies: dict[str, float], n: int = 100, strict_below: float = 0.0) -> list[dict]:
+    """Score rows whose harness accuracy is `accuracies` and strict accuracy `strict_below` lower."""
     rows = []
     for column, accuracy in accuracies.items():
         low, high = wilson_interval(accuracy * n, n)
-        rows.append({"model": model, "column": column, "accuracy": accuracy, "ci_low": low, "ci_high": high,
-                     "decoding": "temperature=0.6"})
+        strict = max(0.0, accuracy - strict_below)
+        rows.append({"model": model, "column": column, "accuracy_ii_medical": accuracy, "ci_low_ii_medical": low,
+                     "ci_high_ii_medical": high, "accuracy": strict, "decoding": "temperature=0.6"})
     return rows
 
 
@@ -137,6 +151,13 @@ def test_leaderboard_avg_is_the_unweighted_mean_of_the_ten_with_a_combined_inter
     assert row["missing"] is None
     se = math.sqrt(sum(((row[c + "_high"] - row[c + "_low"]) / (2 * 1.959964)) ** 2 for c in COLUMNS)) / 10
     assert (row["Avg_low"], row["Avg_high"]) == pytest.approx((27.5 - 1.959964 * se, 27.5 + 1.959964 * se), abs=1e-4)
+
+
+def test_leaderboard_shows_the_harness_verdict_comparable_with_the_card_and_the_strict_one_beside_it():
+    table = leaderboard(pl.DataFrame(score_rows("m", {c: 0.5 for c in COLUMNS}, strict_below=0.125)), COLUMNS, REFERENCE)
+    row, card = table.row(0, named=True), table.row(1, named=True)
+    assert (row["MedQA"], row["MedQA_strict"], row["Avg"], row["Avg_strict"]) == (50.0, 37.5, 50.0, 37.5)
+    assert card["MedQA"] == 87.82 and card["MedQA_strict"] is None  # the card has the harness's numbers only
 
 
 def test_leaderboard_leaves_avg_empty_and_names_the_missing_benchmarks():
