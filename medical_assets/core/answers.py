@@ -76,6 +76,9 @@ _STATEMENT_LETTER = re.compile(r"(?:(?i:option|choice)\s+)?(?:\(([A-Z])\)|\[([A-
 _PRONOUN_FOLLOWS = re.compile(r"\s+[A-Za-z]")  # "the answer is I think ...": the pronoun, not option I
 _SECOND_LETTER = re.compile(r"\s*(?:,|/|&|\bor\b|\band\b)\s*(?:(?i:option|choice)\s+)?\(?[A-Z](?![\w'’\-])")
 _SEPARATOR = re.compile(r"\s*[.:)\-–—]\s*(.+)", re.S)
+_BOX_JOINER = re.compile(r"(?i)[\s$*]*(?:,|/|&|\bor\b|\band\b|\band/or\b)[\s$*]*(?:\beven\b[\s$*]*)?")
+# "b. text": a lowercase letter counts only with its own option's text after it.
+_LOWER_LETTER_WITH_TEXT = re.compile(r"(?:\(([a-z])\)\s*[.:\-–—]?|([a-z])\s*[.:)])\s*(.+)", re.S)
 # A line that only announces the answer ("**Final Answer**", "## Answer:").
 _HEADING = re.compile(r"(?i)[ \t#>*_]*(?:final\s+)?answer[ \t*_:]*")
 _BARE_ANSWER_CHARS = 300  # longer than this, the answer region is an explanation, not a bare answer
@@ -178,6 +181,16 @@ def _read_answer(content: str, choices: _Choices) -> str | None:
         letter = with_text.group(1) or with_text.group(2) or with_text.group(3)
         named = _by_text(with_text.group(4), choices)
         return _NOT_AN_OPTION if named not in (None, letter) else _valid(letter, choices)
+    return _lower_letter_with_its_text(unprefixed, choices)
+
+
+def _lower_letter_with_its_text(text: str, choices: _Choices) -> str | None:
+    """"b. Heparin" is option B when B's text is Heparin; otherwise ("a. patient ...") no answer."""
+    match = _LOWER_LETTER_WITH_TEXT.fullmatch(text)
+    if match:
+        letter = (match.group(1) or match.group(2)).upper()
+        if letter in choices.letters and _by_text(match.group(3), choices) == letter:
+            return letter
     return None
 
 
@@ -206,9 +219,9 @@ def _read_statement(tail: str, choices: _Choices) -> str | None:
     return _valid(letter, choices)
 
 
-def _last_boxed(text: str) -> str | None:
-    """The content of the last brace-matched `\\boxed{...}` / `\\fbox{...}`; an unclosed one is skipped."""
-    end = len(text)
+def _last_box_span(text: str, end: int) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last brace-matched `\\boxed{...}` / `\\fbox{...}` that starts
+    before `end`; an unclosed one is skipped."""
     while True:
         start = max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
         if start < 0:
@@ -220,8 +233,30 @@ def _last_boxed(text: str) -> str | None:
                 mark = token.group()
                 depth += (mark == "{") - (mark == "}")
                 if depth == 0:
-                    return text[opening.end():token.start()]
+                    return start, token.end(), text[opening.end():token.start()]
         end = start
+
+
+def _last_boxed(text: str) -> str | None:
+    """The content of the last brace-matched `\\boxed{...}` / `\\fbox{...}`; an unclosed one is skipped."""
+    span = _last_box_span(text, len(text))
+    return None if span is None else span[2]
+
+
+def _boxed_answer(text: str, choices: _Choices) -> str | None:
+    """The last box read as an answer; `_NOT_AN_OPTION` when the box before it is joined to it by
+    "or", "and", "/" or a comma and names another option ("either \\boxed{D} or \\boxed{A}"): two
+    answers offered. A box after other words ("\\boxed{B} ... no, \\boxed{C}") corrects the first."""
+    last = _last_box_span(text, len(text))
+    if last is None:
+        return None
+    found = _read_answer(last[2], choices)
+    before = _last_box_span(text, last[0])
+    if found not in (None, _NOT_AN_OPTION) and before is not None and _BOX_JOINER.fullmatch(text, before[1], last[0]):
+        other = _read_answer(before[2], choices)
+        if other not in (None, _NOT_AN_OPTION, found):
+            return _NOT_AN_OPTION
+    return found
 
 
 def _stated_alone(region: str, choices: _Choices) -> str | None:
@@ -270,7 +305,8 @@ def _option_on_line(line: str, choices: _Choices) -> str | None:
         letter = with_text.group(1) or with_text.group(2) or with_text.group(3)
         if _by_text(with_text.group(4), choices) == letter:
             return letter
-    return None
+        return None
+    return _lower_letter_with_its_text(_clean(line), choices)
 
 
 def _option_text_on_last_line(region: str, choices: _Choices) -> str | None:
@@ -295,16 +331,15 @@ def _extract(response: str, choices: _Choices) -> str | None:
     if close >= 0:
         region = response[close + len(THINK_CLOSE):]
     elif THINK_OPEN in response:  # cut off while reasoning: only a box counts
-        boxed = _last_boxed(response)
-        return None if boxed is None else _letter(_read_answer(boxed, choices))
+        return _letter(_boxed_answer(response, choices))
     else:
         region = response
     if not region or region.isspace():
         return None
     if "\\boxed" in region or "\\fbox" in region:
-        boxed = _last_boxed(region)
+        boxed = _boxed_answer(region, choices)
         if boxed is not None:
-            return _letter(_read_answer(boxed, choices))
+            return _letter(boxed)
     found = _stated_alone(region, choices)
     if found is not None and found != _NOT_AN_OPTION:
         return found

@@ -244,3 +244,30 @@ def test_extract_choices_rejects_mismatched_lengths():
 def test_options_keyed_by_something_other_than_a_letter_are_an_error():
     with pytest.raises(ValueError, match="single capital letter"):
         extract_choice("\\boxed{C}", {"1": "Aspirin", "2": "Clopidogrel"})
+
+
+READER_OPTIONS = {"A": "Aspirin", "B": "Heparin", "C": "Clopidogrel", "D": "Warfarin"}
+
+
+@pytest.mark.parametrize(("response", "choice"), [
+    ("Answer: b", "B"),
+    ("<think>...</think>The answer is (c).", "C"),
+    ("b. Heparin", "B"),
+    ("(d) Warfarin", "D"),
+    ("b. Warfarin", None),  # a letter with another option's text
+    ("a. patient with a fever should rest", None),  # a sentence, not an answer
+])
+def test_lowercase_letters_in_explicit_answers_read_as_that_option(response, choice):
+    assert extract_choice(response, READER_OPTIONS) == choice
+
+
+@pytest.mark.parametrize(("response", "choice"), [
+    ("The answer is either \\boxed{D} or \\boxed{A}.", None),
+    ("$\\boxed{B}$ and $\\boxed{C}$", None),
+    ("\\boxed{A}, \\boxed{C}", None),
+    ("\\boxed{C} or \\boxed{C}", "C"),  # the same option twice is one answer
+    ("\\boxed{B} ... no, wait: \\boxed{C}", "C"),  # a correction takes the last
+    ("\\boxed{B}\n\nOn reflection \\boxed{C}", "C"),
+])
+def test_a_final_statement_offering_two_boxed_options_chooses_none(response, choice):
+    assert extract_choice(response, READER_OPTIONS) == choice
