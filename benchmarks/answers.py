@@ -13,6 +13,12 @@ DAPO group); `--rollouts 1` gives every response its own options.
 Each generated response records the answer it states (None when it states
 none, or states something that is not a single valid option); both readers
 are scored against it and their disagreements are counted and shown.
+
+The published harness's verdict (`ii_medical_correct`, core/harness.py) is
+timed on the same responses, against a gold letter per response (the stated
+answer for half of them, another option for the rest), beside the strict
+verdict (`extract_choices` compared with the gold): responses/s of each and the
+accuracy each gives.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Mapping
 from rapidfuzz import fuzz, process
 
 from medical_assets.core.answers import extract_choices
+from medical_assets.core.harness import ii_medical_correct
 from medical_assets.recipe import RECIPE
 
 LETTERS = "ABCDEFGHIJ"
@@ -213,6 +220,14 @@ def main() -> None:
         invented = sum(g is not None and s is None for g, s in zip(got, stated))
         print(f"{name:>5}: reads {read:,} of {len(with_answer):,} stated answers ({read / len(with_answer):.2%}); "
               f"answers {invented:,} of {without:,} responses that state none ({invented / without:.2%})")
+    rng = random.Random(args.seed + 1)
+    golds = [s if s is not None and rng.random() < 0.5 else rng.choice(list(o)) for s, o in zip(stated, option_sets)]
+    strict, strict_s = timed(lambda: [a == g for a, g in zip(extract_choices(responses, option_sets), golds)])
+    harness, harness_s = timed(lambda: [ii_medical_correct(r, o, g) for r, o, g in zip(responses, option_sets, golds)])
+    print(f"verdicts against a gold letter: strict {args.n / strict_s:>10,.0f} responses/s (accuracy "
+          f"{sum(strict) / args.n:.2%}); harness (ii_medical_correct) {args.n / harness_s:>10,.0f} responses/s "
+          f"(accuracy {sum(harness) / args.n:.2%}, {100 * (sum(harness) - sum(strict)) / args.n:+.1f} points); "
+          f"harness/naive time {harness_s / naive_s:.2f}x")
     differ = [i for i in range(args.n) if ours[i] != naive[i]]
     print(f"naive disagrees with ours on {len(differ):,} of {args.n:,} ({len(differ) / args.n:.2%}); by kind: "
           + ", ".join(f"{k} {v}" for k, v in Counter(kinds[i] for i in differ).most_common()))
