@@ -48,9 +48,11 @@ EXAMPLE_QUERIES = (
     "-- one trace, traced back to its raw row\n"
     "SELECT sample_id, source, source_row, left(prompt, 80) AS prompt, left(response, 60) AS response\n"
     "FROM raw_traces WHERE source = 'openthoughts2' ORDER BY source_row LIMIT 5;",
-    "-- each model's score per benchmark, with its 95% interval and how many responses stated no answer\n"
-    "SELECT model, benchmark, rows, round(100 * accuracy, 2) AS accuracy, round(100 * ci_low, 1) AS low,\n"
-    "       round(100 * ci_high, 1) AS high, unanswered FROM benchmark_scores ORDER BY model, benchmark;",
+    "-- each model's score per benchmark: strict, with its 95% interval and how many responses stated no answer,\n"
+    "-- and the published harness's verdict (comparable with the model card) with the gap in points\n"
+    "SELECT model, benchmark, rows, round(100 * accuracy, 2) AS strict, round(100 * ci_low, 1) AS low,\n"
+    "       round(100 * ci_high, 1) AS high, unanswered, round(100 * accuracy_ii_medical, 2) AS harness,\n"
+    "       round(gap_points, 2) AS gap FROM benchmark_scores ORDER BY model, benchmark;",
     "-- the leaderboard: evaluated models beside the model card's II-Medical-8B\n"
     "SELECT model, reference, round(Avg, 2) AS Avg, Avg_stated, round(HealthBench, 1) AS HealthBench, missing\n"
     "FROM leaderboard ORDER BY reference, model;",
@@ -127,6 +129,7 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps += [(["public_medical_traces"], None), (["math_traces", "math_rejects"], None)]
     steps += [(["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
+    steps += [(["healthbench_examples", "healthbench_rejects"], None)]
     steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
               (["contamination_report"], None), (["sft_mix", "sft_mix_rejects", "sft_messages"], None)]
     steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts", "dapo_prompt_rejects"], None),

@@ -227,3 +227,14 @@ def test_demo_leaderboard_says_it_scored_the_first_rows_only(demo_home):
     first = config_of("eval_responses")["max_questions"]
     assert len(rows) == 1 and rows[0][1] is not None and f"MedQA ({first}/" in rows[0][2]
     assert scored == [(True,)]
+
+
+def test_the_demo_scores_both_verdicts_and_explains_every_disagreement(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (scored, with_both) = con.execute("SELECT count(*), count(accuracy_ii_medical) FROM benchmark_scores").fetchone()
+        (differ,) = con.execute("SELECT count(*) FROM eval_responses WHERE correct <> correct_ii_medical").fetchone()
+        (explained,) = con.execute("SELECT count(category) FROM scorer_disagreements").fetchone()
+        strict = con.execute("SELECT MedQA_strict FROM leaderboard WHERE NOT reference").fetchall()
+    assert scored == with_both == 10 and differ == explained
+    assert strict and strict[0][0] is not None

@@ -8,10 +8,9 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
-from medical_assets.core import decontamination
+from medical_assets.core import decontamination, healthbench
 from medical_assets.core.eval_questions import with_options_text
 from medical_assets.recipe import RECIPE
-from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.storage import Warehouse
 
 ROW_KEYS = ["source", "source_row"]
@@ -31,31 +30,33 @@ def _train(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
 
 
-def _evals(warehouse: Warehouse, eval_files: EvalFiles) -> pl.DataFrame:
-    """The ten benchmarks' questions, plus HealthBench's user turns (no options)."""
+def _evals(warehouse: Warehouse) -> pl.DataFrame:
+    """The ten benchmarks' questions, plus the user turns of the checked HealthBench rows (no options)."""
     questions = warehouse.read("eval_questions").select("benchmark", "question_id", "question", "options")
-    turns = pl.DataFrame(eval_files.healthbench_turns(),
-                         schema={"benchmark": pl.String, "question_id": pl.String, "question": pl.String})
+    if not warehouse.exists("healthbench_examples"):
+        raise dg.Failure("healthbench_examples is not materialized: materialize it first, so that HealthBench's "
+                         "user turns are decontaminated too (empty when no HealthBench file is configured)")
+    turns = healthbench.user_turns(warehouse.read("healthbench_examples"))
     return pl.concat([questions, turns.with_columns(options=pl.lit(None, dtype=questions.schema["options"]))])
 
 
-@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", owners=OWNERS,
-          kinds={"polars", "parquet"})
-def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
+@dg.asset(deps=["quality_traces", "eval_questions", "healthbench_examples"], group_name="decontamination",
+          owners=OWNERS, kinds={"polars", "parquet"})
+def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
     question_id) with the n-gram."""
-    hits = decontamination.ngram_matches(_train(warehouse), _evals(warehouse, eval_files), n=config.ngram_size)
+    hits = decontamination.ngram_matches(_train(warehouse), _evals(warehouse), n=config.ngram_size)
     warehouse.write("ngram_matches", hits)
     return dg.MaterializeResult(metadata=_hit_metadata(hits))
 
 
-@dg.asset(deps=["quality_traces", "eval_questions"], group_name="decontamination", owners=OWNERS,
-          kinds={"polars", "parquet"})
-def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse, eval_files: EvalFiles) -> dg.MaterializeResult:
+@dg.asset(deps=["quality_traces", "eval_questions", "healthbench_examples"], group_name="decontamination",
+          owners=OWNERS, kinds={"polars", "parquet"})
+def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
-    hits = decontamination.fuzzy_matches(_train(warehouse), _evals(warehouse, eval_files), threshold=config.fuzzy_threshold)
+    hits = decontamination.fuzzy_matches(_train(warehouse), _evals(warehouse), threshold=config.fuzzy_threshold)
     warehouse.write("fuzzy_matches", hits)
     return dg.MaterializeResult(metadata=_hit_metadata(hits))
 

@@ -51,10 +51,19 @@ OWNERS = ["team:evaluation"]
     check_specs=[dg.AssetCheckSpec("rows_accounted", asset="eval_questions", blocking=True)],
 )
 def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, warehouse: Warehouse):
-    """Load one benchmark (a partition) from the harness JSON format; reject malformed rows."""
+    """Load one benchmark (a partition) from the harness JSON format; reject malformed rows. A
+    benchmark with no question that can be scored fails and leaves the stored tables as they were."""
     spec = eval_set(context.partition_key)
     rows = eval_files.rows(spec)
     questions, rejects = normalize_questions(spec.key, rows)
+    if questions.height == 0:
+        found = (f"{'its only row is' if len(rows) == 1 else f'all {len(rows):,} rows are'} rejected (first: row "
+                 f"{rejects['position'][0]}, {rejects['field'][0] or 'the row'}: {rejects['reason'][0]})"
+                 if rows else "its list is empty")
+        raise dg.Failure(
+            f"{eval_files.origin(spec)}: benchmark {spec.harness_name!r} has no question that can be scored: {found}; "
+            f"fix the file, or point the eval files at the harness's. The stored {spec.key} tables are unchanged.",
+            metadata={"reasons": dg.MetadataValue.md(reasons_markdown(rejects))})
     with warehouse.commit("eval_questions", spec.key) as stage:
         stage.write("eval_questions", questions)
         stage.write("eval_question_rejects", rejects)
@@ -178,9 +187,18 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
 
 RESPONSE_COLUMNS = [
     "model", "benchmark", "question_id", "position", "sample", "response", "answer", "gold", "correct",
+    "correct_ii_medical", "scorer_disagreement",
     "prompt_sha", "chunk", "settings_hash", "model_id", "revision", "backend", "dtype", "max_new_tokens",
     "temperature", "top_p", "seed", "samples_per_question", "prompt_template_hash", "questions_hash",
 ]
+
+
+# Where the published harness's verdict and the strict one differ, and why (core.harness.scorer_disagreement).
+SCORER_DISAGREEMENTS_SQL = """
+SELECT model, benchmark, question_id, sample, answer AS strict_answer, correct AS strict_correct,
+       correct_ii_medical AS harness_correct, gold, scorer_disagreement AS category, response
+FROM eval_responses WHERE scorer_disagreement IS NOT NULL
+"""
 
 
 def _stored_responses(warehouse: Warehouse, partition: str, key: str, partials: Path, reuse: bool) -> pl.DataFrame:
@@ -223,6 +241,7 @@ def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     warehouse.write("benchmark_scores", table, context.partition_key)
     return dg.MaterializeResult(metadata={
         "accuracy": row["accuracy"], "ci_95": f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
+        "accuracy_ii_medical": row["accuracy_ii_medical"], "gap_points": row["gap_points"],
         "rows": row["rows"], "file_rows": file_rows, "unique_questions": row["unique_questions"], "unique_accuracy": row["unique_accuracy"],
         "unanswered": row["unanswered"], "decoding": decoding,
         "score": dg.MetadataValue.md(markdown_table(table.drop("ci_method"), max_chars=40)),
@@ -232,9 +251,12 @@ def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
 @dg.asset(deps=["benchmark_scores", "healthbench_scores"], group_name="evaluation", owners=OWNERS,
           kinds={"polars", "parquet"})
 def leaderboard(warehouse: Warehouse) -> dg.MaterializeResult:
-    """The model card's table for every evaluated model: accuracy (%) per benchmark with its 95%
-    interval, Avg (the unweighted mean of the ten, only when all ten are scored; `missing` says
-    which are not) and HealthBench, beside the card's published II-Medical-8B row (`reference`)."""
+    """The model card's table for every evaluated model: accuracy (%) per benchmark under the
+    published harness's verdict (comparable with the card) with its 95% interval and the strict
+    accuracy beside it, Avg (the unweighted mean of the ten, only when all ten are scored;
+    `missing` says which are not) and HealthBench, beside the card's published II-Medical-8B row
+    (`reference`). Also creates the DuckDB view `scorer_disagreements`: every response the two
+    verdicts disagree on, with why."""
     columns = [spec.column for spec in EVAL_SETS]
     scored = warehouse.read("benchmark_scores") if warehouse.exists("benchmark_scores") else \
         pl.DataFrame(schema=scores.SCORE_SCHEMA)
@@ -245,6 +267,8 @@ def leaderboard(warehouse: Warehouse) -> dg.MaterializeResult:
                  "avg_stated": EVALUATION.reference_avg_stated, "healthbench": EVALUATION.reference_healthbench}
     table = scores.leaderboard(scored, columns, reference, healthbench)
     warehouse.write("leaderboard", table)
+    if warehouse.exists("eval_responses"):
+        warehouse.create_view("scorer_disagreements", SCORER_DISAGREEMENTS_SQL)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height,
         "table": dg.MetadataValue.md(leaderboard_markdown(table, columns)),

@@ -1,11 +1,14 @@
-"""HealthBench: each model's replies to the conversations, graded item by item by a judge model."""
+"""HealthBench: the conversations of the file, checked once; each model's replies to them,
+graded item by item by a judge model."""
 
 import time
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
-from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core import healthbench
 from medical_assets.core.scores import decoding_text
 from medical_assets.models import loaded_revision, model_partitions, model_spec
@@ -48,23 +51,78 @@ SUMMARY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("healthbench_examples", group_name="evaluation", owners=OWNERS, kinds={"polars", "parquet"},
+                     description="The HealthBench conversations that can be graded: prompt_id, the turns (ending "
+                     "with the user's), the rubric items (criterion, integer points, tags), example tags."),
+        dg.AssetSpec("healthbench_rejects", group_name="evaluation", owners=OWNERS, kinds={"polars", "parquet"},
+                     description="HealthBench rows that cannot be graded, with file, line, field and reason "
+                     "(bad bytes or JSON, no turns, a last turn not the user's, points not an integer, "
+                     "a repeated prompt_id) and the raw line."),
+    ],
+    check_specs=[dg.AssetCheckSpec("rows_accounted", asset="healthbench_examples", blocking=True)],
+)
+def healthbench_examples(context: dg.AssetExecutionContext, eval_files: EvalFiles, warehouse: Warehouse):
+    """Read the HealthBench JSONL once and check every row (`healthbench.validate_examples`); the
+    graders and the decontamination read the checked rows. A file with no valid row fails and
+    leaves the stored tables as they were. Without a configured file (harness or hub mode and no
+    MEDICAL_ASSETS_HEALTHBENCH_FILE) both tables are empty: nothing to grade, no turns to decontaminate."""
+    path = eval_files.healthbench_path()
+    records = list(eval_files.healthbench_records())
+    examples, rejects = healthbench.validate_examples(records, str(path))
+    if path is not None and examples.height == 0:
+        found = (f"{'its only line is' if len(records) == 1 else f'all {len(records):,} lines are'} rejected (first: "
+                 f"line {rejects['line'][0]}, {rejects['field'][0] or 'the line'}: {rejects['reason'][0]})"
+                 if records else "the file is empty")
+        raise dg.Failure(
+            f"{path}: no HealthBench row that can be graded: {found}; fix the file, or point "
+            "MEDICAL_ASSETS_HEALTHBENCH_FILE at the HealthBench JSONL. The stored tables are unchanged.",
+            metadata={"reasons": dg.MetadataValue.md(reasons_markdown(rejects))})
+    if path is None:
+        context.log.warning("no HealthBench file configured (MEDICAL_ASSETS_HEALTHBENCH_FILE): no conversations")
+    with warehouse.commit("healthbench_examples") as stage:
+        stage.write("healthbench_examples", examples)
+        stage.write("healthbench_rejects", rejects)
+    yield dg.MaterializeResult(asset_key="healthbench_examples", metadata={
+        "dagster/row_count": examples.height, "file": str(path) if path else "none configured",
+        "lines": len(records), "rubric_items": int(examples["rubrics"].list.len().sum() or 0),
+        "preview": dg.MetadataValue.md(markdown_table(
+            examples.select("line", "prompt_id", turns=pl.col("prompt").list.len(), items=pl.col("rubrics").list.len(),
+                            example_tags=pl.col("example_tags").list.join(", ")).head(5))),
+    })
+    yield dg.MaterializeResult(asset_key="healthbench_rejects", metadata={
+        "dagster/row_count": rejects.height, "reasons": dg.MetadataValue.md(reasons_markdown(rejects)),
+    })
+    lines = pl.LazyFrame({"line": [line for line, _ in records]}, schema={"line": pl.Int64()})
+    yield row_accounting_check("rows_accounted", "healthbench_examples", lines, warehouse.scan("healthbench_examples"),
+                               warehouse.scan("healthbench_rejects"), ["line"])
+
+
 class HealthBenchConfig(dg.Config):
     """Replies with the evaluation's sampling; grading as published, with bounded retries."""
 
-    max_new_tokens: int = EVALUATION.max_new_tokens
-    temperature: float = EVALUATION.temperature
-    top_p: float = EVALUATION.top_p
-    seed: int = 0
-    judge_max_new_tokens: int = 512
-    judge_temperature: float = EVALUATION.healthbench_judge_temperature  # 0: greedy (then retries repeat, and are skipped)
-    judge_retries: int = 2  # asks again for an unreadable grade; then it is a judge failure
-    max_examples: int | None = None  # the first N conversations of the file; None: all
+    max_new_tokens: int = Field(default=EVALUATION.max_new_tokens, ge=1,
+                                description="Tokens per reply of the model, reasoning included.")
+    temperature: float = Field(default=EVALUATION.temperature, ge=0, description="Reply sampling temperature "
+                               "(0: greedy).")
+    top_p: float = Field(default=EVALUATION.top_p, gt=0, le=1, description="Reply nucleus sampling, in (0, 1].")
+    seed: int = Field(default=0, description="Seed of the replies; the judge's attempt k uses seed + k, the "
+                      "bootstrap uses seed.")
+    judge_max_new_tokens: int = Field(default=512, ge=1, description="Tokens per judge reply.")
+    judge_temperature: float = Field(default=EVALUATION.healthbench_judge_temperature, ge=0,
+                                     description="Judge sampling temperature (published: 0.5); 0: greedy, and then "
+                                     "retries would repeat the same reply, so none are made.")
+    judge_retries: int = Field(default=2, ge=0, description="Times an unreadable grade is asked again; then the "
+                               "item is a judge failure, never 'not met'.")
+    max_examples: int | None = Field(default=None, ge=1, description="Grade the first N conversations of the file "
+                                     "only; None: all of them.")
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("healthbench_grades", partitions_def=model_partitions, group_name="evaluation", owners=OWNERS,
-                     kinds={"pytorch", "polars", "parquet"},
+                     kinds={"pytorch", "polars", "parquet"}, deps=["healthbench_examples"],
                      description="One row per rubric item of each HealthBench conversation: the model's reply, "
                      "the judge's reply and its grade (null: judge failure)."),
         dg.AssetSpec("healthbench_scores", partitions_def=model_partitions, group_name="evaluation", owners=OWNERS,
@@ -75,18 +133,21 @@ class HealthBenchConfig(dg.Config):
     pool="llm_api",
 )
 def healthbench_scores(
-    context: dg.AssetExecutionContext, config: HealthBenchConfig, llm: LLM, judge: LLM, eval_files: EvalFiles,
-    warehouse: Warehouse,
+    context: dg.AssetExecutionContext, config: HealthBenchConfig, llm: LLM, judge: LLM, warehouse: Warehouse,
 ):
     """Reply to each HealthBench conversation, then have the judge grade every rubric item with
     the published grader prompt (JSON `{explanation, criteria_met}`). Unreadable grades are
     asked again `judge_retries` times, then counted as judge failures; an example with a
     failure is excluded from the scores and reported, never scored as "not met"."""
     name = context.partition_key
-    examples = eval_files.healthbench_examples()
+    if not warehouse.exists("healthbench_examples"):
+        raise dg.Failure("healthbench_examples is not materialized: materialize it first (it reads and checks the "
+                         "HealthBench file)")
+    examples = warehouse.read("healthbench_examples").sort("line").to_dicts()
     if not examples:
-        raise ValueError("no HealthBench file: set MEDICAL_ASSETS_HEALTHBENCH_FILE to the HealthBench JSONL "
-                         "(EvalFiles(healthbench_file=...)); the demo mode bundles one")
+        raise dg.Failure("no HealthBench conversations: set MEDICAL_ASSETS_HEALTHBENCH_FILE to the HealthBench JSONL "
+                         "(EvalFiles(healthbench_file=...); the demo mode bundles one), then materialize "
+                         "healthbench_examples")
     examples = examples[:config.max_examples] if config.max_examples is not None else examples
     spec = model_spec(name, warehouse.root)
     model = spec.llm(llm)

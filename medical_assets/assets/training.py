@@ -18,14 +18,12 @@ home (`resources/embedded_model.py`).
 import hashlib
 import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
-from dagster._core.errors import DagsterPipesExecutionError
 
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core import decontamination
@@ -34,12 +32,11 @@ from medical_assets.core.eval_questions import with_prompts
 from medical_assets.core.synthetic import seed_questions
 from medical_assets.recipe import RECIPE
 from medical_assets.models import ModelSpec
-from medical_assets.resources.launchers import TrainingLauncher
+from medical_assets.resources.launchers import TrainingFailed, TrainingLauncher, deepspeed_config
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, converted_checkpoint, packaged_gguf_path
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
-from medical_assets.train import CONFIGS, plan
-from medical_assets.train.launch import stderr_tail
+from medical_assets.train import plan
 from medical_assets.train.rewards import accuracy_reward
 
 GROUP = "training"
@@ -154,63 +151,19 @@ class LaunchConfig(dg.Config):
                                          "saving this step's checkpoint.")
 
 
-def _deepspeed_config(choice: str, default_on_cpu: str | None) -> str | None:
-    """`auto`: ZeRO-3 on GPUs; on CPU `default_on_cpu` (the CPU variant for SFT, none for DAPO)."""
-    import torch
-
-    if choice == "auto":
-        choice = "zero3" if torch.cuda.is_available() else (default_on_cpu or "none")
-    if choice == "none":
-        return None
-    shipped = CONFIGS / f"{choice}.json"
-    path = shipped if shipped.exists() else Path(choice).expanduser()
-    if not path.is_file():
-        shipped_names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
-        raise plan.PlanError(f"deepspeed={choice!r} is neither a shipped config ({shipped_names}) "
-                             "nor an existing JSON file")
-    return str(path.resolve())
-
-
-def _command(module: str, launch: LaunchConfig, run_id: str, log: Path) -> tuple[list[str], dict[str, str]]:
-    """The child's command: one process with the distributed environment set, or torchrun."""
-    env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    if launch.cuda_visible_devices is not None:
-        env["CUDA_VISIBLE_DEVICES"] = launch.cuda_visible_devices
-    if launch.cpu_threads is not None:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(launch.cpu_threads)
-    if launch.nproc_per_node * launch.nnodes > 1:
-        runner = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={launch.nproc_per_node}"]
-        if launch.nnodes > 1:
-            if not launch.rdzv_endpoint:
-                raise plan.PlanError(f"nnodes={launch.nnodes} needs rdzv_endpoint (host:port of node 0)")
-            runner += [f"--nnodes={launch.nnodes}", "--rdzv_backend=c10d", f"--rdzv_endpoint={launch.rdzv_endpoint}",
-                       f"--rdzv_id={run_id}"]
-        else:
-            runner += ["--standalone"]
-        command = runner + ["-m", module]
-    else:
-        command = [sys.executable, "-m", module]
-        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(plan.free_port()), RANK="0", WORLD_SIZE="1",
-                   LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
-    return [sys.executable, "-m", "medical_assets.train.launch", str(log), "--", *command], env
-
-
 def _run_training(context: dg.AssetExecutionContext, launcher: TrainingLauncher, module: str,
                   launch: LaunchConfig, run_dir: Path, extras: dict) -> dict:
-    """Start the training process through Pipes; its reported metadata, or a Failure with its stderr tail."""
-    log = run_dir / "logs" / f"{context.run.run_id}.stderr.log"
-    command, env = _command(module, launch, run_dir.name, log)
-    context.log.info(f"starting {' '.join(command)} (stderr copy: {log})")
+    """Start the training process through the launcher; its reported metadata, or a Failure with its stderr tail."""
     try:
-        invocation = launcher.run(context, command, env, extras, processes=launch.nproc_per_node)
-    except DagsterPipesExecutionError as error:
-        tail = stderr_tail(log)
+        return launcher.train(context, module, run_dir, extras, nproc_per_node=launch.nproc_per_node,
+                              nnodes=launch.nnodes, rdzv_endpoint=launch.rdzv_endpoint,
+                              cuda_visible_devices=launch.cuda_visible_devices, cpu_threads=launch.cpu_threads)
+    except TrainingFailed as failed:
         raise dg.Failure(
-            description=f"{module} failed ({error}); last lines of its stderr ({log}):\n{tail}",
-            metadata={"stderr_tail": dg.MetadataValue.md(f"```\n{tail}\n```"), "log": dg.MetadataValue.path(str(log)),
-                      "run_dir": dg.MetadataValue.path(str(run_dir))},
-        ) from error
-    return dict(invocation.get_materialize_result().metadata)
+            description=str(failed),
+            metadata={"stderr_tail": dg.MetadataValue.md(f"```\n{failed.tail}\n```"),
+                      "log": dg.MetadataValue.path(str(failed.log)), "run_dir": dg.MetadataValue.path(str(run_dir))},
+        ) from failed
 
 
 def _upstream_checkpoint(context: dg.AssetExecutionContext, asset: str) -> str:
@@ -287,7 +240,7 @@ def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, ware
         accumulation = plan.gradient_accumulation_steps(config.global_batch_size, config.per_device_batch_size,
                                                         config.nproc_per_node * config.nnodes)
         plan.check_max_length(config.max_length, plan.context_window(plan.model_config(base)), base)
-        deepspeed = _deepspeed_config(config.deepspeed, default_on_cpu="zero3_cpu")
+        deepspeed = deepspeed_config(config.deepspeed, default_on_cpu="zero3_cpu")
     except plan.PlanError as error:
         raise _refuse(error)
     examples = sft_examples(warehouse.scan(config.input_table), config.max_rows)
@@ -514,7 +467,7 @@ def dapo_checkpoint(context: dg.AssetExecutionContext, config: DapoRunConfig, wa
         plan.check_generation_batch(config.per_device_batch_size, config.gradient_accumulation_steps, world,
                                     config.num_generations, config.dynamic_sampling)
         plan.check_overlong_buffer(config.max_completion_length, config.overlong_buffer)
-        deepspeed = _deepspeed_config(config.deepspeed, default_on_cpu=None)
+        deepspeed = deepspeed_config(config.deepspeed, default_on_cpu=None)
         use_vllm = _use_vllm(config.use_vllm)
     except plan.PlanError as error:
         raise _refuse(error)

@@ -3,8 +3,9 @@
 Rows are `{question, options: {"A": text, ...}, answer, answer_idx}`;
 MedXpertQA rows carry `id, question, options, label` instead. Options may
 also come as a list (lettered A, B, ... in order), as in II-Medical's hub sets.
-A row that cannot be scored fairly (no options, gold letter not among them,
-`answer` text that contradicts `options[answer_idx]`, a repeated id) is
+A row that cannot be scored fairly (no options, more options than the 26
+letters, an option key that is not one capital letter, gold letter not among
+them, `answer` text that contradicts `options[answer_idx]`, a repeated id) is
 rejected with the reason, never scored.
 """
 
@@ -46,17 +47,22 @@ class QuestionFault(Exception):
 
 def _options(row: dict[str, Any]) -> list[tuple[str, str]]:
     options = row.get("options")
-    if isinstance(options, dict):
-        pairs = list(options.items())
-    elif isinstance(options, list):
-        pairs = list(zip(LETTERS, options))
-    else:
+    if not isinstance(options, (dict, list)):
         raise QuestionFault("options", "missing field" if options is None else f"wrong type: {type(options).__name__}")
-    if not pairs:
+    if not options:
         raise QuestionFault("options", "no options")
+    if len(options) > len(LETTERS):
+        # Lettering A-Z and cutting the rest would drop options, perhaps the gold one.
+        raise QuestionFault("options", f"{len(options)} options, more than the {len(LETTERS)} letters A-Z can name")
+    pairs = list(options.items()) if isinstance(options, dict) else list(zip(LETTERS, options))
     if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in pairs):
         raise QuestionFault("options", "options must map letters to non-empty texts")
-    return sorted((k.strip(), v.strip()) for k, v in pairs)
+    letters = [k.strip() for k, _ in pairs]
+    if bad := [k for k in letters if len(k) != 1 or k not in LETTERS]:
+        raise QuestionFault("options", f"option key {bad[0]!r} is not a capital letter A-Z")
+    if repeated := [k for k in letters if letters.count(k) > 1]:
+        raise QuestionFault("options", f"option letter {repeated[0]!r} appears twice")
+    return sorted(zip(letters, (v.strip() for _, v in pairs)))
 
 
 def normalize_question(row: Any) -> tuple[str | None, str, list[tuple[str, str]], str]:

@@ -9,18 +9,172 @@ again a bounded number of times, then it is a judge failure: counted and reporte
 never scored as "not met". An example with a judge failure is left out of the
 scores (overall and per tag) and counted as excluded, so a weak judge lowers the
 number of scored examples, never the score of the ones it could grade.
+
+Before any of that, each row of the file is checked (`validate_examples`): a
+conversation of turns ending with a user turn, rubric items with a criterion and
+integer points (-10..10), a prompt_id no other row has. A row that fails is rejected with
+its line and the reason, never graded.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import polars as pl
 
 from medical_assets.core.canonical import THINK_CLOSE, THINK_OPEN
+from medical_assets.core.layouts import RowFault, Unparsed, record_text
+
+TURN = pl.Struct({"role": pl.String(), "content": pl.String()})
+RUBRIC_ITEM = pl.Struct({"criterion": pl.String(), "points": pl.Int64(), "tags": pl.List(pl.String())})
+
+EXAMPLE_SCHEMA: dict[str, pl.DataType] = {
+    "line": pl.Int64(),  # 1-based line of the JSONL file
+    "prompt_id": pl.String(),
+    "prompt": pl.List(TURN),  # the conversation, last turn the user's
+    "rubrics": pl.List(RUBRIC_ITEM),
+    "example_tags": pl.List(pl.String()),
+}
+
+EXAMPLE_REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "line": pl.Int64(),
+    "prompt_id": pl.String(),  # null when the row has none that can be read
+    "field": pl.String(),  # e.g. "rubrics[2].points"; null for a line that is not a JSON object
+    "reason": pl.String(),
+    "record": pl.String(),  # the line as text (invalid bytes replaced)
+}
+
+ROLES = frozenset({"system", "developer", "user", "assistant"})
+POINTS = range(-10, 11)  # rubric item points in the published files: integers from -10 to +10
+_ABSENT = object()
+
+
+def _wrong(value: Any, expected: str) -> str:
+    if value is _ABSENT:
+        return f"missing field, expected {expected}"
+    if value is None:
+        return f"null, expected {expected}"
+    return f"wrong type: {type(value).__name__} {json.dumps(value, default=str)[:40]}, expected {expected}"
+
+
+def _text(mapping: dict[str, Any], key: str, field: str) -> str:
+    value = mapping.get(key, _ABSENT)
+    if not isinstance(value, str):
+        raise RowFault(field, _wrong(value, "a string"))
+    if not value.strip():
+        raise RowFault(field, "empty")
+    return value
+
+
+def _tags(value: Any, field: str) -> list[str]:
+    if value is _ABSENT or value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise RowFault(field, _wrong(value, "a list of strings"))
+    return value
+
+
+def _objects(record: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    value = record.get(key, _ABSENT)
+    if not isinstance(value, list):
+        raise RowFault(key, _wrong(value, f"a list of {what}"))
+    if not value:
+        raise RowFault(key, f"empty: no {what}")
+    for index, element in enumerate(value):
+        if not isinstance(element, dict):
+            raise RowFault(f"{key}[{index}]", _wrong(element, f"an object ({what})"))
+    return value
+
+
+def _conversation(record: dict[str, Any]) -> list[dict[str, str]]:
+    turns = _objects(record, "prompt", "{role, content} turns")
+    for index, turn in enumerate(turns):
+        role = _text(turn, "role", f"prompt[{index}].role")
+        if role not in ROLES:
+            raise RowFault(f"prompt[{index}].role", f"unknown role {role!r}, expected one of {sorted(ROLES)}")
+        _text(turn, "content", f"prompt[{index}].content")
+    if turns[-1]["role"] != "user":
+        raise RowFault(f"prompt[{len(turns) - 1}].role", f"the last turn is the {turns[-1]['role']}'s; "
+                       "a conversation must end with the user turn the model replies to")
+    return [{"role": turn["role"], "content": turn["content"]} for turn in turns]
+
+
+def _rubric(record: dict[str, Any]) -> list[dict[str, Any]]:
+    items = _objects(record, "rubrics", "rubric items {criterion, points, tags}")
+    rubric = []
+    for index, item in enumerate(items):
+        points = item.get("points", _ABSENT)
+        if isinstance(points, bool) or not isinstance(points, int):  # JSON true is a Python int
+            raise RowFault(f"rubrics[{index}].points", _wrong(points, "an integer"))
+        if points not in POINTS:
+            raise RowFault(f"rubrics[{index}].points",
+                           f"{points} points, outside the published {POINTS.start}..{POINTS.stop - 1}")
+        rubric.append({"criterion": _text(item, "criterion", f"rubrics[{index}].criterion"), "points": points,
+                       "tags": _tags(item.get("tags", _ABSENT), f"rubrics[{index}].tags")})
+    return rubric
+
+
+def _readable_id(record: Any) -> str | None:
+    """The row's prompt_id as text (a string, or an integer some exports write), stripped; None
+    when it has none or an empty one."""
+    prompt_id = record.get("prompt_id") if isinstance(record, dict) else None
+    if isinstance(prompt_id, bool) or not isinstance(prompt_id, (str, int)):
+        return None
+    return str(prompt_id).strip() or None
+
+
+def validate_example(record: Any) -> dict[str, Any]:
+    """One HealthBench row as an `EXAMPLE_SCHEMA` row (without `line`); raises `RowFault` with
+    the field at fault (`prompt[1].role`, `rubrics[2].points`, ...) and why."""
+    if isinstance(record, Unparsed):
+        raise RowFault(None, record.reason)
+    if not isinstance(record, dict):
+        raise RowFault(None, _wrong(record, "a JSON object {prompt_id, prompt, rubrics, example_tags}"))
+    prompt_id = _readable_id(record)
+    if prompt_id is None:
+        value = record.get("prompt_id", _ABSENT)
+        raise RowFault("prompt_id", "empty" if isinstance(value, str) else _wrong(value, "a string"))
+    return {"prompt_id": prompt_id, "prompt": _conversation(record), "rubrics": _rubric(record),
+            "example_tags": _tags(record.get("example_tags", _ABSENT), "example_tags")}
+
+
+def validate_examples(records: Iterable[tuple[int, Any]], file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Examples and rejects of `(line, record)` pairs of a HealthBench file; every line lands in
+    exactly one of the two. A repeated prompt_id is rejected (the first row with it is kept):
+    grades are matched to conversations by that id."""
+    kept: dict[str, list] = {name: [] for name in EXAMPLE_SCHEMA}
+    rejects: dict[str, list] = {name: [] for name in EXAMPLE_REJECT_SCHEMA}
+    first_line: dict[str, int] = {}
+    for line, record in records:
+        try:
+            example = validate_example(record)
+            if example["prompt_id"] in first_line:
+                raise RowFault("prompt_id", f"duplicate prompt_id {example['prompt_id']!r} "
+                                            f"(first on line {first_line[example['prompt_id']]})")
+        except RowFault as fault:
+            for name, value in (("file", file), ("line", line), ("prompt_id", _readable_id(record)),
+                                ("field", fault.field), ("reason", fault.reason), ("record", record_text(record))):
+                rejects[name].append(value)
+            continue
+        first_line[example["prompt_id"]] = line
+        for name, value in {"line": line, **example}.items():
+            kept[name].append(value)
+    return pl.DataFrame(kept, schema=EXAMPLE_SCHEMA), pl.DataFrame(rejects, schema=EXAMPLE_REJECT_SCHEMA)
+
+
+def user_turns(examples: pl.DataFrame) -> pl.DataFrame:
+    """Every user turn of the conversations (`EXAMPLE_SCHEMA`) as a decontamination question:
+    benchmark "healthbench", question_id "healthbench:<prompt_id>:<turn index>", question."""
+    turns = examples.select("prompt_id", "prompt", turn=pl.int_ranges(pl.col("prompt").list.len())).explode(
+        "prompt", "turn", empty_as_null=False)
+    return turns.filter(pl.col("prompt").struct.field("role") == "user").select(
+        benchmark=pl.lit("healthbench"), question_id=pl.format("healthbench:{}:{}", "prompt_id", "turn"),
+        question=pl.col("prompt").struct.field("content"))
+
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)

@@ -1,5 +1,6 @@
-"""Where the work runs. `TrainingLauncher`: a training process, reported back through Dagster
-Pipes, as a local subprocess (the default) or a Kubernetes pod (`kind="k8s"`, with
+"""Where the work runs. `TrainingLauncher`: a training process (its torchrun / DeepSpeed
+command, `training_command` and `deepspeed_config`), reported back through Dagster Pipes, as a
+local subprocess (the default) or a Kubernetes pod (`kind="k8s"`, with
 `pip install -e ".[k8s]"`). `run_executor`: the steps of a run, as Dagster's default
 processes or one Kubernetes pod each.
 
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 import yaml
 from dagster._core.errors import DagsterPipesExecutionError
+from pydantic import Field
+
+from medical_assets.train import CONFIGS, plan
+from medical_assets.train.launch import stderr_tail
 
 KINDS = ("subprocess", "k8s")
 
@@ -45,6 +49,60 @@ def run_executor(choice: str | None, config_file: str | None = None) -> dg.Execu
     return k8s_job_executor.configured(config, name="k8s")
 
 
+class TrainingFailed(RuntimeError):
+    """A training process that failed: the message names it; `tail` is the end of its stderr."""
+
+    def __init__(self, message: str, tail: str, log: Path):
+        super().__init__(message)
+        self.tail, self.log = tail, log
+
+
+def deepspeed_config(choice: str, default_on_cpu: str | None) -> str | None:
+    """The DeepSpeed JSON a run uses: `auto` is ZeRO-3 on GPUs and on CPU `default_on_cpu` (the CPU
+    variant for SFT, none for DAPO); a shipped config's name (train/configs/) or a path; `none`."""
+    import torch
+
+    if choice == "auto":
+        choice = "zero3" if torch.cuda.is_available() else (default_on_cpu or "none")
+    if choice == "none":
+        return None
+    shipped = CONFIGS / f"{choice}.json"
+    path = shipped if shipped.exists() else Path(choice).expanduser()
+    if not path.is_file():
+        shipped_names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
+        raise plan.PlanError(f"deepspeed={choice!r} is neither a shipped config ({shipped_names}) "
+                             "nor an existing JSON file")
+    return str(path.resolve())
+
+
+def training_command(module: str, run_id: str, log: Path, *, nproc_per_node: int = 1, nnodes: int = 1,
+                     rdzv_endpoint: str | None = None, cuda_visible_devices: str | None = None,
+                     cpu_threads: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """(command, environment) of a training child: one process with the distributed environment
+    set, or torchrun (a c10d rendezvous across nodes); wrapped by `train.launch`, which copies its
+    stderr to `log`."""
+    env = {"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    if cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices
+    if cpu_threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(cpu_threads)
+    if nproc_per_node * nnodes > 1:
+        runner = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc_per_node}"]
+        if nnodes > 1:
+            if not rdzv_endpoint:
+                raise plan.PlanError(f"nnodes={nnodes} needs rdzv_endpoint (host:port of node 0)")
+            runner += [f"--nnodes={nnodes}", "--rdzv_backend=c10d", f"--rdzv_endpoint={rdzv_endpoint}",
+                       f"--rdzv_id={run_id}"]
+        else:
+            runner += ["--standalone"]
+        command = runner + ["-m", module]
+    else:
+        command = [sys.executable, "-m", module]
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(plan.free_port()), RANK="0", WORLD_SIZE="1",
+                   LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
+    return [sys.executable, "-m", "medical_assets.train.launch", str(log), "--", *command], env
+
+
 class TrainingLauncher(dg.ConfigurableResource):
     """Starts a training command through Pipes: as a local subprocess, or in a Kubernetes pod."""
 
@@ -55,6 +113,22 @@ class TrainingLauncher(dg.ConfigurableResource):
                                       "node selector, tolerations).")
     gpu_resource: str = Field(default="nvidia.com/gpu", description="k8s: the resource asked for once per training "
                               "process.")
+
+    def train(self, context: dg.AssetExecutionContext, module: str, run_dir: Path, extras: dict,
+              **launch: Any) -> dict:
+        """Run `python -m module` (or torchrun of it, see `training_command`) for the run in `run_dir`
+        through Pipes, with `extras` as its parameters; the metadata it reported. A failed process
+        raises `TrainingFailed` with the end of its stderr (copied to run_dir/logs/)."""
+        log = run_dir / "logs" / f"{context.run.run_id}.stderr.log"
+        command, env = training_command(module, run_dir.name, log, **launch)
+        context.log.info(f"starting {' '.join(command)} (stderr copy: {log})")
+        try:
+            invocation = self.run(context, command, env, extras, processes=launch.get("nproc_per_node", 1))
+        except DagsterPipesExecutionError as error:
+            tail = stderr_tail(log)
+            raise TrainingFailed(f"{module} failed ({error}); last lines of its stderr ({log}):\n{tail}", tail,
+                                 log) from error
+        return dict(invocation.get_materialize_result().metadata)
 
     def run(self, context: dg.AssetExecutionContext, command: list[str], env: dict[str, str], extras: dict,
             processes: int) -> dg.PipesClientCompletedInvocation:

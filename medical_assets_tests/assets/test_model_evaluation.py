@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from medical_assets.assets.evaluation import benchmark_scores, eval_questions, eval_responses, leaderboard
-from medical_assets.assets.healthbench import healthbench_scores
+from medical_assets.assets.healthbench import healthbench_examples, healthbench_scores
 from medical_assets.models import EMBEDDED_MODEL, ModelSpec, register_model
 from medical_assets.resources.eval_files import EvalFiles
 from medical_assets.resources.llm import LLM, load_transformers_model
@@ -164,10 +164,16 @@ def test_leaderboard_puts_the_model_beside_the_card_and_names_what_is_missing(se
     assert setup.evaluate("gpqa_medical").success
     result = dg.materialize([leaderboard], instance=setup.instance, resources=setup.resources)
     with duckdb.connect(str(setup.warehouse.duckdb_path), read_only=True) as con:
-        rows = con.execute('SELECT model, reference, GPQA, GPQA_low, Avg, Avg_stated, missing FROM leaderboard '
-                           'ORDER BY reference').fetchall()
+        rows = con.execute('SELECT model, reference, GPQA, GPQA_low, Avg, Avg_stated, missing, GPQA_strict '
+                           'FROM leaderboard ORDER BY reference').fetchall()
+        disagreements = con.execute("SELECT count(*), count(category) FROM scorer_disagreements").fetchone()
+        (differ,) = con.execute("SELECT count(*) FROM eval_responses WHERE correct <> correct_ii_medical").fetchone()
     model, reference = rows
-    assert model[0] == EMBEDDED_MODEL and model[2] == pytest.approx(100 * setup.score("gpqa_medical")["accuracy"])
+    score = setup.score("gpqa_medical")
+    assert model[0] == EMBEDDED_MODEL and model[2] == pytest.approx(100 * score["accuracy_ii_medical"])
+    assert model[7] == pytest.approx(100 * score["accuracy"])
+    assert score["gap_points"] == pytest.approx(100 * (score["accuracy_ii_medical"] - score["accuracy"]))
+    assert disagreements == (differ, differ)  # every disagreement has its category
     assert model[4] is None and "GPQA" not in model[6] and model[6].startswith("MedMC, MedQA")
     assert reference[:3] == ("II-Medical-8B (model card)", True, 67.18)
     assert (reference[4], reference[5]) == (pytest.approx(70.432), 70.49)
@@ -184,6 +190,7 @@ def test_healthbench_grades_every_item_and_reports_judge_failures(setup: Setup, 
     }
     (tmp_path / "hb.jsonl").write_text(json.dumps(conversation) + "\n")
     setup.resources["eval_files"] = EvalFiles(mode="harness", healthbench_file=str(tmp_path / "hb.jsonl"))
+    dg.materialize([healthbench_examples], instance=setup.instance, resources=setup.resources)
     config = {"max_new_tokens": 8, "judge_max_new_tokens": 12, "judge_retries": 1}
     result = dg.materialize([healthbench_scores], partition_key=EMBEDDED_MODEL, instance=setup.instance,
                             resources=setup.resources, run_config={"ops": {"healthbench_scores": {"config": config}}})

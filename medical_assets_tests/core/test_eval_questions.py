@@ -62,3 +62,31 @@ def test_options_given_as_a_list_are_lettered_in_order():
 def test_exact_duplicate_rows_without_ids_are_both_kept():
     questions, _ = normalize_questions("gpqa_medical", [mcq(), mcq()])
     assert questions["question_id"].to_list() == ["gpqa_medical:0", "gpqa_medical:1"]
+
+
+def test_question_with_more_options_than_letters_is_rejected_not_cut():
+    listed = {"question": "Which of these?", "options": [f"choice {i}" for i in range(27)], "answer_idx": "A"}
+    keyed = {**listed, "options": {f"{i}": f"choice {i}" for i in range(27)}}
+    questions, rejects = normalize_questions("medqa", [listed, keyed])
+    assert questions.height == 0
+    assert rejects.select("field", "reason").rows() == [("options", "27 options, more than the 26 letters A-Z can name")] * 2
+
+
+def test_twenty_six_listed_options_are_lettered_a_to_z():
+    row = {"question": "Which of these?", "options": [f"choice {i}" for i in range(26)], "answer_idx": "Z"}
+    questions, _ = normalize_questions("medqa", [row])
+    assert questions["options"].item()[-1] == {"letter": "Z", "text": "choice 25"}
+
+
+def test_option_key_that_is_not_a_capital_letter_is_rejected():
+    row = mcq()
+    row["options"] = {"A": "Vitamin K", "B)": "Protamine"}
+    _, rejects = normalize_questions("medqa", [row])
+    assert rejects["reason"].item() == "option key 'B)' is not a capital letter A-Z"
+
+
+def test_option_letter_given_twice_is_rejected():
+    row = mcq()
+    row["options"] = {"A": "Vitamin K", "B": "Protamine", "B ": "Naloxone"}
+    _, rejects = normalize_questions("medqa", [row])
+    assert rejects["reason"].item() == "option letter 'B' appears twice"

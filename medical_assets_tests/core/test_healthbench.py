@@ -1,5 +1,5 @@
-"""HealthBench scoring: example scores, the clipped mean with its bootstrap error,
-tag scores, and judge replies that cannot be read."""
+"""HealthBench: rows of the file checked before grading; example scores, the clipped mean
+with its bootstrap error, tag scores, and judge replies that cannot be read."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from medical_assets.core.healthbench import (
     rubric_items,
     score_example,
     tag_scores,
+    user_turns,
+    validate_examples,
 )
+from medical_assets.core.layouts import Unparsed
 
 
 def test_example_score_counts_negative_items_against_positive_points():
@@ -139,3 +142,101 @@ def test_no_score_when_every_example_has_a_judge_failure():
     overall, by_tag = healthbench_summary(rubric_items(examples).with_columns(met=pl.lit(None, dtype=pl.Boolean)))
     assert (overall["score"], overall["examples_excluded"], overall["judge_failures"]) == (None, 1, 1)
     assert by_tag.height == 0
+
+
+def conversation(prompt_id: str | None = "hb-1", **fields) -> dict:
+    """A HealthBench row written for these tests: one user turn, one positive and one negative item."""
+    return {"prompt_id": prompt_id, "prompt": [{"role": "user", "content": "My ankle is swollen after a fall."}],
+            "rubrics": [{"criterion": "Asks whether the person can bear weight.", "points": 6,
+                         "tags": ["axis:context_awareness"]},
+                        {"criterion": "Diagnoses a fracture with certainty.", "points": -5, "tags": ["axis:accuracy"]}],
+            "example_tags": ["theme:context_seeking"], **fields}
+
+
+def validate(*records) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return validate_examples(list(enumerate(records, start=1)), "hb.jsonl")
+
+
+def only_reject(*records) -> tuple[str | None, str]:
+    examples, rejects = validate(*records)
+    assert examples.height == 0 and rejects.height == 1
+    return rejects.row(0, named=True)["field"], rejects.row(0, named=True)["reason"]
+
+
+def test_valid_row_is_kept_with_its_line_and_items():
+    examples, rejects = validate(conversation())
+    assert rejects.height == 0
+    row = examples.row(0, named=True)
+    assert (row["line"], row["prompt_id"], row["example_tags"]) == (1, "hb-1", ["theme:context_seeking"])
+    assert [item["points"] for item in row["rubrics"]] == [6, -5]
+    assert rubric_items(examples.to_dicts())["tags"].to_list()[0] == ["theme:context_seeking", "axis:context_awareness"]
+
+
+def test_missing_tags_read_as_no_tags():
+    row = conversation(rubrics=[{"criterion": "Asks about numbness.", "points": 3}])
+    del row["example_tags"]
+    examples, _ = validate(row)
+    assert examples.select("example_tags", pl.col("rubrics").list.first().struct.field("tags")).row(0) == ([], [])
+
+
+def test_empty_conversation_is_rejected():
+    assert only_reject(conversation(prompt=[])) == ("prompt", "empty: no {role, content} turns")
+
+
+def test_conversation_that_does_not_end_with_the_user_is_rejected():
+    turns = [{"role": "user", "content": "Is ibuprofen fine?"}, {"role": "assistant", "content": "Usually, yes."}]
+    field, reason = only_reject(conversation(prompt=turns))
+    assert field == "prompt[1].role"
+    assert "a conversation must end with the user turn" in reason
+
+
+def test_turn_without_content_is_rejected():
+    assert only_reject(conversation(prompt=[{"role": "user"}])) == ("prompt[0].content", "missing field, expected a string")
+
+
+@pytest.mark.parametrize(
+    ("points", "reason"),
+    [("five", 'wrong type: str "five", expected an integer'), (None, "null, expected an integer"),
+     (True, "wrong type: bool true, expected an integer"), (2.5, "wrong type: float 2.5, expected an integer"),
+     (10**20, "100000000000000000000 points, outside the published -10..10")],
+)
+def test_points_that_are_not_an_integer_are_rejected(points, reason):
+    row = conversation(rubrics=[{"criterion": "Asks about numbness.", "points": 3},
+                                {"criterion": "Advises rest and ice.", "points": points}])
+    assert only_reject(row) == ("rubrics[1].points", reason)
+
+
+def test_rubric_item_without_criterion_is_rejected():
+    row = conversation(rubrics=[{"points": 4, "tags": []}])
+    assert only_reject(row) == ("rubrics[0].criterion", "missing field, expected a string")
+
+
+def test_repeated_prompt_id_is_rejected_naming_the_first_line():
+    examples, rejects = validate(conversation("hb-1"), conversation("hb-2"), conversation("hb-1"))
+    assert examples["prompt_id"].to_list() == ["hb-1", "hb-2"]
+    assert rejects.select("line", "prompt_id", "field", "reason").row(0) == (
+        3, "hb-1", "prompt_id", "duplicate prompt_id 'hb-1' (first on line 1)")
+
+
+def test_line_that_could_not_be_read_is_rejected_with_its_reason():
+    examples, rejects = validate(Unparsed("not valid UTF-8 (byte 9: b'\\xe9')", "{\"prompt_id\": \"caf\ufffd\"}"),
+                                 conversation())
+    assert examples["line"].to_list() == [2]
+    assert rejects.select("file", "line", "field", "reason").row(0) == (
+        "hb.jsonl", 1, None, "not valid UTF-8 (byte 9: b'\\xe9')")
+
+
+def test_every_line_lands_in_examples_or_rejects():
+    records = [conversation("a"), ["not", "an", "object"], conversation("b", rubrics=[]), conversation("a"),
+               conversation(None)]
+    examples, rejects = validate(*records)
+    assert sorted([*examples["line"], *rejects["line"]]) == [1, 2, 3, 4, 5]
+    assert rejects["field"].to_list() == [None, "rubrics", "prompt_id", "prompt_id"]
+
+
+def test_user_turns_are_the_decontamination_questions():
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is my rash contagious?"},
+             {"role": "assistant", "content": "Where is it?"}, {"role": "user", "content": "On my arm."}]
+    examples, _ = validate(conversation("hb-9", prompt=turns))
+    assert user_turns(examples).rows() == [("healthbench", "healthbench:hb-9:1", "Is my rash contagious?"),
+                                           ("healthbench", "healthbench:hb-9:3", "On my arm.")]
