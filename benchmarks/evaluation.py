@@ -46,7 +46,7 @@ def demo_questions(n: int) -> pl.DataFrame:
     """`n` questions drawn (seeded) across the ten bundled benchmark files."""
     files = EvalFiles(mode="demo")
     frames = [normalize_questions(spec.key, files.rows(spec))[0] for spec in EVAL_SETS]
-    everything = with_prompts(pl.concat(frames), RECIPE.evaluation.prompt_suffix)
+    everything = with_prompts(pl.concat(frames), RECIPE.evaluation.prompt_templates[RECIPE.evaluation.prompt_template])
     return everything.sample(n=min(n, everything.height), seed=0)
 
 
@@ -61,7 +61,8 @@ def stored_responses(n: int, rollouts: int, folder: Path) -> tuple[Path, pl.Data
          "question": [f"Question {i}" for i in range(len(first))],
          "options": [[{"letter": k, "text": v} for k, v in option_sets[i].items()] for i in first],
          "answer_idx": [rng.choice(list(option_sets[i])) for i in first]},
-        schema=EVAL_QUESTION_SCHEMA,
+        schema={name: EVAL_QUESTION_SCHEMA[name] for name in ("benchmark", "question_id", "position", "question",
+                                                              "options", "answer_idx")},
     )
     path = folder / "eval_responses.parquet"
     pl.DataFrame({"question_id": ids, "prompt_sha": ids, "sample": [i % rollouts for i in range(n)],

@@ -19,6 +19,7 @@ class EvalSet:
     harness_name: str  # the name inside the harness JSON file
     harness_file: str
     hub_split: str = "train"
+    question_ends_at: str | None = None  # the question is cut here, as the harness does (MedXpertQA's own option list)
 
     @property
     def hub_name(self) -> str:
@@ -34,7 +35,7 @@ EVAL_SETS: tuple[EvalSet, ...] = (
     EvalSet("lancet", "Lancet", "Lancet", "m1_eval_data.json"),
     EvalSet("medbullets_op4", "MedB-4", "MedBullets_op4", "m1_eval_data.json"),
     EvalSet("medbullets_op5", "MedB-5", "MedBullets_op5", "m1_eval_data.json"),
-    EvalSet("medxpertqa", "MedX", "MedXpertQA", "m1_eval_data.json", hub_split="test"),
+    EvalSet("medxpertqa", "MedX", "MedXpertQA", "m1_eval_data.json", hub_split="test", question_ends_at="Answer Choices:"),
     EvalSet("nejm", "NEJM", "NEJM", "m1_eval_data.json"),
 )
 

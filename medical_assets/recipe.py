@@ -81,7 +81,17 @@ class DAPO:
 class Evaluation:
     """Prompt and sampling of the evaluation harness."""
 
-    prompt_suffix: str = "Please reason step-by-step, and put your final answer within \\boxed{}."
+    # The instruction after the question and its options, by template name: the wording of the
+    # harness that produced the card's table (II-Medical-Evaluation), and the card's usage section's.
+    prompt_templates: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({
+            "ii_medical_harness": "Please reason step by step, and put your final answer within \\boxed{}.",
+            "model_card_usage": "Please reason step-by-step, and put your final answer within \\boxed{}.",
+        })
+    )
+    prompt_template: str = "ii_medical_harness"  # evaluation's default: comparable with the card's table
+    training_prompt_template: str = "model_card_usage"  # synthetic traces and DAPO prompts: the card's usage
+    stop: tuple[str, ...] = ("<eos>", "<end_of_turn>", "<|im_end|>", "<|eot_id|>")  # the harness's stop strings
     temperature: float = 0.6
     top_p: float = 0.9
     benchmark_sizes: Mapping[str, int] = field(

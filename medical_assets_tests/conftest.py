@@ -79,8 +79,10 @@ def materialize_source(
     overrides: dict[str, Any] | None = None,
     instance: dg.DagsterInstance | None = None,
     chunk_rows: int = 10_000,
+    run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize raw_traces[source] (and its rejects) the way a Dagster run does."""
+    """Materialize raw_traces[source] (and its rejects) the way a Dagster run does;
+    `run_config` is raw_traces' config (e.g. {"max_invalid_percent": 0})."""
     overrides_file = None
     if overrides:
         overrides_file = Path(warehouse.root) / "overrides.yaml"
@@ -97,5 +99,6 @@ def materialize_source(
                 mode="demo", overrides_file=str(overrides_file) if overrides_file else None, chunk_rows=chunk_rows
             ),
         },
+        run_config={"ops": {"raw_traces": {"config": run_config}}} if run_config else None,
         raise_on_error=False,
     )

@@ -8,6 +8,7 @@ the model card's II-Medical-8B row.
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -55,7 +56,7 @@ def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, war
     benchmark with no question that can be scored fails and leaves the stored tables as they were."""
     spec = eval_set(context.partition_key)
     rows = eval_files.rows(spec)
-    questions, rejects = normalize_questions(spec.key, rows)
+    questions, rejects = normalize_questions(spec.key, rows, spec.question_ends_at)
     if questions.height == 0:
         found = (f"{'its only row is' if len(rows) == 1 else f'all {len(rows):,} rows are'} rejected (first: row "
                  f"{rejects['position'][0]}, {rejects['field'][0] or 'the row'}: {rejects['reason'][0]})"
@@ -107,6 +108,10 @@ class EvalConfig(dg.Config):
                                      "the unit of resume after a crash.")
     reuse_responses: bool = Field(default=True, description="False: discard the stored responses of these settings "
                                   "and generate them again.")
+    prompt_template: Literal["ii_medical_harness", "model_card_usage"] = Field(
+        default=EVALUATION.prompt_template, description="The instruction after the options: ii_medical_harness (the "
+        "public harness that produced the model card's table: 'step by step') or model_card_usage (the card's "
+        "usage section: 'step-by-step').")
     max_questions: int | None = Field(default=None, ge=1, description="Score the first N rows of the file only, for "
                                       "a quick look at a checkpoint (the score and the leaderboard say `partial`); "
                                       "None: every row, as published.")
@@ -135,17 +140,19 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     name, benchmark = _model_and_benchmark(context)
     spec = model_spec(name, warehouse.root)
     generator = spec.llm(llm)
-    questions = with_prompts(warehouse.read("eval_questions", [benchmark]), EVALUATION.prompt_suffix)
+    instruction = EVALUATION.prompt_templates[config.prompt_template]
+    questions = with_prompts(warehouse.read("eval_questions", [benchmark]), instruction)
     file_rows = questions.height
     if config.max_questions is not None:
         questions = questions.sort("position").head(config.max_questions)
     settings = {"model_id": spec.model_id, "backend": spec.backend, "dtype": generator.describe().get("dtype"),
                 "max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "top_p": config.top_p,
                 "seed": config.seed, "samples_per_question": config.samples_per_question,
-                "prompt_template_hash": prompt_template_hash(EVALUATION.prompt_suffix)}
+                "prompt_template": config.prompt_template,
+                "prompt_template_hash": prompt_template_hash(config.prompt_template, instruction)}
     # The model's identity (its name and where it is served from) is hashed too: one model's stored
     # responses are never reused for another.
-    identity = {"model": name, "base_url": spec.base_url}
+    identity = {"model": name, "base_url": spec.base_url, "stop": list(EVALUATION.stop)}
     key = scores.settings_hash(settings | identity | ({"max_questions": config.max_questions} if config.max_questions else {}))
     partials = warehouse.partials_dir("eval_responses", context.partition_key, key)
     if not config.reuse_responses:
@@ -157,7 +164,7 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     for chunk, todo in scores.pending_chunks(questions, stored, config.samples_per_question, config.questions_per_chunk):
         texts = generator.generate(
             todo["prompt"].to_list(), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-            top_p=config.top_p, seed=config.seed + chunk, n=config.samples_per_question,
+            top_p=config.top_p, seed=config.seed + chunk, n=config.samples_per_question, stop=EVALUATION.stop,
         )
         rows = scores.response_rows(todo, texts, chunk, key, loaded_revision(generator))
         warehouse.write_partial(partials, f"{context.run.run_id}-{chunk:05d}", rows)
@@ -189,7 +196,7 @@ RESPONSE_COLUMNS = [
     "model", "benchmark", "question_id", "position", "sample", "response", "answer", "gold", "correct",
     "correct_ii_medical", "scorer_disagreement",
     "prompt_sha", "chunk", "settings_hash", "model_id", "revision", "backend", "dtype", "max_new_tokens",
-    "temperature", "top_p", "seed", "samples_per_question", "prompt_template_hash", "questions_hash",
+    "temperature", "top_p", "seed", "samples_per_question", "prompt_template", "prompt_template_hash", "questions_hash",
 ]
 
 
@@ -234,7 +241,8 @@ def benchmark_scores(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     file_rows = warehouse.scan("eval_questions", [benchmark]).select(pl.len()).collect().item()
     row = {"model": name, "benchmark": benchmark, "column": eval_set(benchmark).column, "file_rows": file_rows,
            "samples_per_question": first["samples_per_question"], **scores.accuracy_with_interval(graded),
-           **{c: first[c] for c in ("model_id", "revision", "backend", "dtype", "seed", "prompt_template_hash",
+           **{c: first[c] for c in ("model_id", "revision", "backend", "dtype", "seed", "prompt_template",
+                                    "prompt_template_hash",
                                     "questions_hash", "settings_hash")},
            "decoding": decoding}
     table = pl.DataFrame([row], schema=scores.SCORE_SCHEMA)

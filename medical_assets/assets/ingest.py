@@ -2,17 +2,20 @@
 
 
 import time
+from collections import Counter
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core.canonical import REJECT_SCHEMA, TRACE_SCHEMA
-from medical_assets.core.ingest import IngestStats, normalize_stream
+from medical_assets.core.ingest import IngestStats, UnreadableSource, input_gate, normalize_stream
+from medical_assets.core.layouts import NOT_SELECTED
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse
-from medical_assets.sources import SOURCE_NAMES, source_spec
+from medical_assets.sources import SOURCE_NAMES, SourceSpec, source_spec
 
 source_partitions = dg.StaticPartitionsDefinition(list(SOURCE_NAMES))
 OWNERS = ["team:data"]
@@ -20,6 +23,49 @@ OWNERS = ["team:data"]
 RAW_TRACES = "raw_traces"
 RAW_TRACE_REJECTS = "raw_trace_rejects"
 PROGRESS_EVERY_S = 10.0
+VALUES_SHOWN = 25  # rows of each value-count table
+
+
+class RawTracesConfig(dg.Config):
+    """Run config of raw_traces: the input gate's threshold."""
+
+    max_invalid_percent: float = Field(
+        default=50, ge=0, le=100,
+        description="Input gate: the partition fails, keeping its previous table, when more than this share "
+        "(percent) of the rows the source's filter selects are invalid (bad bytes or JSON, missing or wrong-typed "
+        "fields), or when no row is kept. Rows the filter leaves out are not invalid. 0 turns the gate off.")
+
+
+def value_counts_markdown(counts: Counter) -> str:
+    """A value-count table (value, rows), most frequent first."""
+    ranked = counts.most_common(VALUES_SHOWN)
+    table = pl.DataFrame({"value": [v for v, _ in ranked], "rows": [n for _, n in ranked]},
+                         schema={"value": pl.String, "rows": pl.Int64})
+    more = len(counts) - len(ranked)
+    return markdown_table(table, max_rows=VALUES_SHOWN) + (f"\n\n({more:,} more values)" if more > 0 else "")
+
+
+def _input_gate(stats: IngestStats, config: RawTracesConfig, origin: str, spec: SourceSpec, finished: bool) -> None:
+    """Raise the gate's failure; raised inside the commit block, it discards the new version."""
+    problem = input_gate(stats, config.max_invalid_percent, origin, spec.name, spec.layout.keep_if, finished)
+    if problem:
+        raise dg.Failure(description=problem, metadata=_gate_metadata(stats, config.max_invalid_percent),
+                         allow_retries=False)
+
+
+def _gate_metadata(stats: IngestStats, max_invalid_percent: float) -> dict:
+    """What the gate decided on, for the materialization and for a failure alike."""
+    return {
+        "rows_in": stats.rows_in,
+        "rows_kept": stats.rows_kept,
+        "rows_not_selected": stats.rows_not_selected,
+        "rows_invalid": stats.rows_invalid,
+        "invalid_percent": round(stats.invalid_percent, 2),
+        "max_invalid_percent": max_invalid_percent,
+        "duplicate_rows": stats.duplicate_rows,
+        **{f"value_counts_{column}": dg.MetadataValue.md(value_counts_markdown(counts))
+           for column, counts in stats.value_counts.items()},
+    }
 
 
 @dg.multi_asset(
@@ -52,29 +98,40 @@ PROGRESS_EVERY_S = 10.0
         )
     ],
 )
-def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, warehouse: Warehouse):
-    """Stream one source (a partition) in bounded chunks into `raw_traces` and `raw_trace_rejects`."""
+def raw_traces(context: dg.AssetExecutionContext, config: RawTracesConfig, catalog: SourceCatalog,
+               warehouse: Warehouse):
+    """Stream one source (a partition) in bounded chunks into `raw_traces` and `raw_trace_rejects`.
+
+    Input gate: too many invalid rows (`max_invalid_percent`), or none kept, fail the
+    partition and keep the previous tables; the failure names the file, the top reasons
+    and what to change."""
     spec = catalog.spec(context.partition_key)
     origin = catalog.origin(spec)
     context.log.info(f"{spec.name}: reading {origin} ({spec.part}, {spec.kind})")
     stats = IngestStats()
+    value_columns = dict.fromkeys([*spec.layout.keep_if, *spec.value_count_columns])
     started = last_report = time.monotonic()
-    with (
-        warehouse.commit(RAW_TRACES, spec.name) as stage,  # both tables appear together, or neither
-        stage.writer(RAW_TRACES, TRACE_SCHEMA) as kept_out,
-        stage.writer(RAW_TRACE_REJECTS, REJECT_SCHEMA) as rejects_out,
-    ):
-        for kept, rejects in normalize_stream(
-            catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats
+    try:
+        with (
+            warehouse.commit(RAW_TRACES, spec.name) as stage,  # both tables appear together, or neither
+            stage.writer(RAW_TRACES, TRACE_SCHEMA) as kept_out,
+            stage.writer(RAW_TRACE_REJECTS, REJECT_SCHEMA) as rejects_out,
         ):
-            kept_out.write(kept)
-            rejects_out.write(rejects)
-            if time.monotonic() - last_report > PROGRESS_EVERY_S:
-                last_report = time.monotonic()
-                context.log.info(
-                    f"{spec.name}: {stats.rows_in:,} rows read, {stats.rows_kept:,} kept, "
-                    f"{stats.rows_rejected:,} rejected ({stats.rows_in / (last_report - started):,.0f} rows/s)"
-                )
+            for kept, rejects in normalize_stream(
+                catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats, value_columns
+            ):
+                kept_out.write(kept)
+                rejects_out.write(rejects)
+                _input_gate(stats, config, origin, spec, finished=False)
+                if time.monotonic() - last_report > PROGRESS_EVERY_S:
+                    last_report = time.monotonic()
+                    context.log.info(
+                        f"{spec.name}: {stats.rows_in:,} rows read, {stats.rows_kept:,} kept, "
+                        f"{stats.rows_rejected:,} rejected ({stats.rows_in / (last_report - started):,.0f} rows/s)"
+                    )
+            _input_gate(stats, config, origin, spec, finished=True)  # before the commit switches
+    except UnreadableSource as error:  # a file that cannot be read at all: its message is the failure
+        raise dg.Failure(description=str(error)) from error
     seconds = time.monotonic() - started
     kept_table = warehouse.scan(RAW_TRACES, [spec.name])
     rejects_table = warehouse.scan(RAW_TRACE_REJECTS, [spec.name])
@@ -82,7 +139,7 @@ def raw_traces(context: dg.AssetExecutionContext, catalog: SourceCatalog, wareho
         asset_key=RAW_TRACES,
         metadata={
             "dagster/row_count": stats.rows_kept,
-            "rows_in": stats.rows_in,
+            **_gate_metadata(stats, config.max_invalid_percent),
             "rows_rejected": stats.rows_rejected,
             "part": spec.part,
             "origin": origin,
@@ -118,7 +175,7 @@ def source_summary(raw_traces: pl.LazyFrame, raw_trace_rejects: pl.LazyFrame) ->
         without_final_answer=pl.col("response").is_null().sum(),
         with_gold_answer=pl.col("answer").is_not_null().sum(),
     )
-    not_selected = pl.col("reason").str.starts_with("not selected")
+    not_selected = pl.col("reason").str.starts_with(NOT_SELECTED)
     rejected = raw_trace_rejects.group_by("source").agg(
         rows_rejected=pl.len(), rows_not_selected=not_selected.sum(), rows_invalid=(~not_selected).sum()
     )

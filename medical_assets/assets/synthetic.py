@@ -13,6 +13,7 @@ from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core.answers import extract_choices
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
+from medical_assets.core.eval_questions import PROMPT_TEMPLATE, render_prompt
 from medical_assets.core.layouts import split_think
 from medical_assets.core.synthetic import (
     ATTEMPT_SCHEMA, outcome, sample_questions, seed_questions, still_to_try,
@@ -25,7 +26,8 @@ from medical_assets.sources import SOURCES, source_spec
 SEED_SETS = [spec.name for spec in SOURCES if spec.part == "synthetic_qa"]
 seed_set_partitions = dg.StaticPartitionsDefinition(SEED_SETS)
 OWNERS = ["team:curation"]
-PROMPT_TEMPLATE = "{question}\n{options}\n\n{suffix}"  # the evaluation prompt (RECIPE.md, "Evaluation")
+TEMPLATE = RECIPE.evaluation.training_prompt_template  # the card's usage wording
+INSTRUCTION = RECIPE.evaluation.prompt_templates[TEMPLATE]
 PROGRESS_EVERY_S = 10.0
 
 
@@ -94,19 +96,15 @@ def synthetic_seed_questions(context: dg.AssetExecutionContext, config: SeedSamp
 
 
 def render_prompts(questions: pl.DataFrame) -> list[str]:
-    """The evaluation prompt of each question: the stem, "K. text" option lines, the recipe's instruction."""
-    return [
-        PROMPT_TEMPLATE.format(question=q, options="\n".join(f"{o['letter']}. {o['text']}" for o in options),
-                               suffix=RECIPE.evaluation.prompt_suffix)
-        for q, options in questions.select("question", "options").iter_rows()
-    ]
+    """The evaluation prompt of each question: the stem, "K. text" option lines, the card's instruction."""
+    return [render_prompt(q, options, INSTRUCTION) for q, options in questions.select("question", "options").iter_rows()]
 
 
 def settings_key(generator: dict, config: GenerationConfig) -> str:
     """Attempts are reused only under the same model, decoding and prompt: their hash names them."""
     settings = {"generator": generator, "max_new_tokens": config.max_new_tokens, "temperature": config.temperature,
                 "top_p": config.top_p, "seed": config.seed, "template": PROMPT_TEMPLATE,
-                "suffix": RECIPE.evaluation.prompt_suffix}
+                "suffix": INSTRUCTION}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -286,7 +286,7 @@ class DapoPromptsConfig(dg.Config):
 
 def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(questions, rejects) of canonical rows whose prompt ends with lettered options and whose
-    answer names one of them; the prompt is the evaluation's (RECIPE.evaluation.prompt_suffix)."""
+    answer names one of them; the prompt is the evaluation's, with the card's usage instruction."""
     kept, rejected = [], []
     for (source,), group in rows.group_by(["source"], maintain_order=True):
         questions, rejects = seed_questions(group, source)
@@ -294,7 +294,8 @@ def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         rejected.append(rejects)
     if not kept:
         return pl.DataFrame(schema=DAPO_PROMPT_SCHEMA), pl.DataFrame()
-    questions = with_prompts(pl.concat(kept), RECIPE.evaluation.prompt_suffix)
+    evaluation = RECIPE.evaluation
+    questions = with_prompts(pl.concat(kept), evaluation.prompt_templates[evaluation.training_prompt_template])
     return (questions.select(prompt_id="sample_id", source="seed_set", prompt="prompt", options="options", gold="gold",
                              pass_rate=pl.lit(None, pl.Float64)).cast(DAPO_PROMPT_SCHEMA), pl.concat(rejected))
 

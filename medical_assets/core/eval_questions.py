@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import polars as pl
 
@@ -25,9 +25,13 @@ EVAL_QUESTION_SCHEMA: dict[str, pl.DataType] = {
     "benchmark": pl.String(),
     "question_id": pl.String(),  # "<benchmark>:<position>", or "<benchmark>:<id>" where rows carry an id
     "position": pl.Int64(),  # 0-based row position in the benchmark's list
-    "question": pl.String(),
-    "options": pl.List(OPTION),  # sorted by letter
+    "question": pl.String(),  # stripped
+    "options": pl.List(OPTION),  # sorted by letter, texts stripped
     "answer_idx": pl.String(),  # the gold letter
+    # The texts as the file holds them (MedXpertQA's question cut at "Answer Choices:", as the
+    # harness does): the prompt shows these, byte for byte as the public harness builds it.
+    "question_as_loaded": pl.String(),
+    "options_as_loaded": pl.List(OPTION),
 }
 
 EVAL_REJECT_SCHEMA: dict[str, pl.DataType] = {
@@ -45,7 +49,8 @@ class QuestionFault(Exception):
         self.field, self.reason = field, reason
 
 
-def _options(row: dict[str, Any]) -> list[tuple[str, str]]:
+def _options(row: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(letter, stripped text, text as loaded) of each option, sorted by letter."""
     options = row.get("options")
     if not isinstance(options, (dict, list)):
         raise QuestionFault("options", "missing field" if options is None else f"wrong type: {type(options).__name__}")
@@ -62,18 +67,23 @@ def _options(row: dict[str, Any]) -> list[tuple[str, str]]:
         raise QuestionFault("options", f"option key {bad[0]!r} is not a capital letter A-Z")
     if repeated := [k for k in letters if letters.count(k) > 1]:
         raise QuestionFault("options", f"option letter {repeated[0]!r} appears twice")
-    return sorted(zip(letters, (v.strip() for _, v in pairs)))
+    return sorted(zip(letters, (v.strip() for _, v in pairs), (v for _, v in pairs)))
 
 
-def normalize_question(row: Any) -> tuple[str | None, str, list[tuple[str, str]], str]:
-    """(row id or None, question, options, gold letter) of one harness row; raises `QuestionFault`."""
+def normalize_question(row: Any, question_ends_at: str | None = None) -> tuple[str | None, str, list[tuple[str, str, str]], str, str]:
+    """(row id or None, question, options, gold letter, question as loaded) of one harness row; raises
+    `QuestionFault`. `question_ends_at`: a marker the question is cut at (MedXpertQA's "Answer Choices:")."""
     if not isinstance(row, dict):
         raise QuestionFault(None, f"wrong type: row is {type(row).__name__}, expected an object")
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise QuestionFault("question", "missing field" if question is None else "empty or not a string")
+    if question_ends_at and question_ends_at in question:
+        question = question.split(question_ends_at)[0].strip()
+        if not question:
+            raise QuestionFault("question", f"empty before {question_ends_at!r}")
     options = _options(row)
-    letters = dict(options)
+    letters = {letter: text for letter, text, _ in options}
     gold_field = "label" if "label" in row and "answer_idx" not in row else "answer_idx"
     gold = row.get(gold_field)
     if not isinstance(gold, str) or gold.strip() not in letters:
@@ -83,17 +93,18 @@ def normalize_question(row: Any) -> tuple[str | None, str, list[tuple[str, str]]
     if isinstance(answer, str) and answer.strip() and answer.strip() != letters[gold]:
         raise QuestionFault("answer", f"answer {answer.strip()[:60]!r} is not option {gold} ({letters[gold][:60]!r})")
     row_id = row.get("id")
-    return (str(row_id) if row_id is not None else None), question.strip(), options, gold
+    return (str(row_id) if row_id is not None else None), question.strip(), options, gold, question
 
 
-def normalize_questions(benchmark: str, rows: list[Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def normalize_questions(benchmark: str, rows: list[Any], question_ends_at: str | None = None
+                        ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Questions and rejects of one benchmark; every row lands in exactly one of the two."""
     kept: dict[str, list] = {name: [] for name in EVAL_QUESTION_SCHEMA}
     rejects: dict[str, list] = {name: [] for name in EVAL_REJECT_SCHEMA}
     seen: set[str] = set()
     for position, row in enumerate(rows):
         try:
-            row_id, question, options, gold = normalize_question(row)
+            row_id, question, options, gold, as_loaded = normalize_question(row, question_ends_at)
             question_id = f"{benchmark}:{row_id if row_id is not None else position}"
             if question_id in seen:
                 raise QuestionFault("id", f"duplicate id {row_id!r}")
@@ -104,8 +115,9 @@ def normalize_questions(benchmark: str, rows: list[Any]) -> tuple[pl.DataFrame, 
             continue
         seen.add(question_id)
         for name, value in (("benchmark", benchmark), ("question_id", question_id), ("position", position),
-                            ("question", question), ("options", [{"letter": k, "text": v} for k, v in options]),
-                            ("answer_idx", gold)):
+                            ("question", question), ("options", [{"letter": k, "text": v} for k, v, _ in options]),
+                            ("answer_idx", gold), ("question_as_loaded", as_loaded),
+                            ("options_as_loaded", [{"letter": k, "text": raw} for k, _, raw in options])):
             kept[name].append(value)
     return pl.DataFrame(kept, schema=EVAL_QUESTION_SCHEMA), pl.DataFrame(rejects, schema=EVAL_REJECT_SCHEMA)
 
@@ -118,23 +130,34 @@ def with_options_text(questions: pl.DataFrame) -> pl.DataFrame:
     return questions.with_columns(options_text=lines.list.join("\n"))
 
 
-# The evaluation harness's user message (II-Medical-Evaluation): the question, its options as
-# "K. text" lines, a blank line, then the recipe's instruction (`RECIPE.evaluation.prompt_suffix`).
-PROMPT_TEMPLATE = "{question}\n{options}\n\n{suffix}"
+# The evaluation harness's user message (II-Medical-Evaluation `medical.py`): the question, its
+# options as "K. text" lines sorted by letter, a blank line, then the instruction of the named
+# template (`RECIPE.evaluation.prompt_templates`). No system prompt; texts as loaded.
+PROMPT_TEMPLATE = "{question}\n{options}\n\n{instruction}"
 
 
-def prompt_template_hash(suffix: str) -> str:
-    """Identifies the prompt wording: a changed template or suffix gives a new hash."""
-    return hashlib.sha256(PROMPT_TEMPLATE.replace("{suffix}", suffix).encode("utf-8")).hexdigest()[:16]
+def render_prompt(question: str, options: Sequence[Mapping[str, str]], instruction: str) -> str:
+    """The user message for one question; `options` as {"letter", "text"} items."""
+    lines = "\n".join(f"{o['letter']}. {o['text']}" for o in sorted(options, key=lambda o: o["letter"]))
+    return PROMPT_TEMPLATE.format(question=question, options=lines, instruction=instruction)
 
 
-def with_prompts(questions: pl.DataFrame, suffix: str) -> pl.DataFrame:
-    """Adds `prompt` (the user message of `PROMPT_TEMPLATE`) and `prompt_sha`, its content hash:
-    identical questions (GPQA's repeated blocks) share it; an edited question gets a new one."""
-    prompts = [
-        PROMPT_TEMPLATE.format(question=question, options=options, suffix=suffix)
-        for question, options in with_options_text(questions).select("question", "options_text").iter_rows()
-    ]
+def prompt_template_hash(name: str, instruction: str) -> str:
+    """Identifies the prompt wording: a changed template, name or instruction gives a new hash."""
+    text = f"{name}\n" + PROMPT_TEMPLATE.replace("{instruction}", instruction)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def with_prompts(questions: pl.DataFrame, instruction: str) -> pl.DataFrame:
+    """Adds `prompt` (the user message of `PROMPT_TEMPLATE`, from the texts as loaded when the
+    frame has them) and `prompt_sha`, its content hash: identical questions (GPQA's repeated
+    blocks) share it; an edited question gets a new one."""
+    raw = "question_as_loaded" in questions.columns and "options_as_loaded" in questions.columns
+    columns = ("question_as_loaded", "options_as_loaded", "question", "options") if raw else ("question", "options")
+    prompts = []
+    for row in questions.select(*columns).iter_rows():
+        question, options = (row[0], row[1]) if raw and row[0] is not None and row[1] is not None else row[-2:]
+        prompts.append(render_prompt(question, options, instruction))
     shas = [hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16] for prompt in prompts]
     return questions.with_columns(prompt=pl.Series(prompts, dtype=pl.String), prompt_sha=pl.Series(shas, dtype=pl.String))
 

@@ -11,6 +11,7 @@ in a record, with a small path language:
     input[role=user,last].content         last such element
     conversations[0].value                by position (negative counts from the end)
     messages[role=assistant].info.think_content
+    problem | messages[role=user].content   the first alternative the record has (v0 | v1 layouts)
 
 `normalize_records` turns a chunk of parsed records into canonical rows and
 reject rows (with the field at fault and why); nothing is dropped silently.
@@ -35,6 +36,8 @@ from medical_assets.core.canonical import (
 )
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+NOT_SELECTED = "not selected"  # reason prefix of rows the source's own filter leaves out (not invalid rows)
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,24 @@ def parse_path(text: str) -> FieldPath:
     return FieldPath.parse(text)
 
 
+@lru_cache(maxsize=256)
+def parse_alternatives(text: str) -> tuple[FieldPath, ...]:
+    """The paths of "a | b": the value is taken from the first one the record has."""
+    alternatives, depth, current = [], 0, []
+    for char in text:
+        depth += char == "["
+        depth -= char == "]"
+        if char == "|" and depth == 0:
+            alternatives.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    alternatives.append("".join(current).strip())
+    if not all(alternatives):
+        raise LayoutError(f"bad field path {text!r}: an empty alternative around '|'")
+    return tuple(parse_path(alternative) for alternative in alternatives)
+
+
 class Missing(LookupError):
     """The record has no value at this path (absent key, no matching element, or null)."""
 
@@ -148,8 +169,13 @@ class Layout:
     kind "questions" (synthetic-QA seed sets): `prompt` and `answer` are
     required; `options` (one path, or one path per option A, B, ...) are
     appended to the prompt as "A. text" lines.
+    `answer_tags`: the final answer after the think block is wrapped in
+    `<answer>...</answer>` (AM), which is stripped.
     `keep_if` selects rows by value (e.g. only DeepSeek-R1 traces); the
-    others are recorded as not selected, never dropped silently.
+    others are recorded as not selected, never dropped silently. A row
+    without the selection field is invalid (missing field), not unselected:
+    a file in another layout must not pass as "nothing selected".
+    Any path may list alternatives, "a | b", for sources whose configs differ.
     """
 
     prompt: str
@@ -157,6 +183,7 @@ class Layout:
     reasoning: str | None = None
     answer: str | None = None
     think_tags: bool = False
+    answer_tags: bool = False
     options: str | tuple[str, ...] | None = None
     answer_kind: Literal["text", "letter", "index"] = "text"
     kind: Literal["traces", "questions"] = "traces"
@@ -167,8 +194,10 @@ class Layout:
             raise LayoutError("a traces layout needs a response path")
         if self.kind == "questions" and self.answer is None:
             raise LayoutError("a questions layout needs an answer path")
+        if self.answer_tags and not self.think_tags:
+            raise LayoutError("answer_tags strips <answer> after the think block: it needs think_tags")
         for text in self._paths():
-            parse_path(text)
+            parse_alternatives(text)
 
     def _paths(self) -> list[str]:
         options = (self.options,) if isinstance(self.options, str) else tuple(self.options or ())
@@ -183,15 +212,23 @@ class RowFault(Exception):
         self.reason = reason
 
 
+def field_value(record: Any, path: str) -> Any:
+    """The value at `path` (its first alternative the record has), or None when missing or null."""
+    for alternative in parse_alternatives(path):
+        try:
+            return extract(record, alternative)
+        except Missing:
+            continue
+    return None
+
+
 def _get(record: Any, path: str | None, *, required: bool) -> Any:
     if path is None:
         return None
-    try:
-        return extract(record, parse_path(path))
-    except Missing:
-        if required:
-            raise RowFault(path, "missing field") from None
-        return None
+    value = field_value(record, path)
+    if value is None and required:
+        raise RowFault(path, "missing field")
+    return value
 
 
 def _text(record: Any, path: str | None, *, required: bool) -> str | None:
@@ -214,8 +251,19 @@ def split_think(text: str) -> tuple[str | None, str | None]:
     return None, (body or None)
 
 
+def strip_answer_tags(text: str | None) -> str | None:
+    """"<answer>A</answer>" -> "A"; an unclosed <answer> is an unfinished generation (None); untagged text is kept."""
+    if text is None or not text.startswith(ANSWER_OPEN):
+        return text
+    body = text[len(ANSWER_OPEN):]
+    if ANSWER_CLOSE not in body:
+        return None
+    return body.partition(ANSWER_CLOSE)[0].strip() or None
+
+
 def format_options(value: Any, field: str) -> str:
-    """Options as "A. text" lines, from a dict, a [{key, value}] list, a list of texts, or a text."""
+    """Options as "A. text" lines, from a dict, a [{key, value}] list (bigbio/med_qa), a list of
+    texts, or a text (MedReason's "Answer Choices: ...")."""
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, dict):
@@ -241,6 +289,7 @@ def _options_text(record: Any, layout: Layout) -> str | None:
 
 
 def _gold_answer(record: Any, layout: Layout, required: bool) -> str | None:
+    """The gold answer (whether it names one of the options is checked with the seed questions)."""
     value = _get(record, layout.answer, required=required)
     if value is None:
         return None
@@ -262,9 +311,9 @@ def _gold_answer(record: Any, layout: Layout, required: bool) -> str | None:
 
 def _check_selected(record: Any, layout: Layout) -> None:
     for path, allowed in layout.keep_if.items():
-        value = _get(record, path, required=False)
+        value = _get(record, path, required=True)
         if value not in allowed:
-            raise RowFault(path, f"not selected: {value!r} is not one of {list(allowed)!r}")
+            raise RowFault(path, f"{NOT_SELECTED}: {value!r} is not one of {list(allowed)!r}")
 
 
 def normalize_record(record: Any, layout: Layout) -> dict[str, str | None]:
@@ -286,6 +335,8 @@ def normalize_record(record: Any, layout: Layout) -> dict[str, str | None]:
     raw_response = _text(record, layout.response, required=True)
     if layout.think_tags:
         reasoning, response = split_think(raw_response)
+        if layout.answer_tags:
+            response = strip_answer_tags(response)
     else:
         reasoning = _text(record, layout.reasoning, required=layout.reasoning is not None)
         reasoning, response = (reasoning.strip() or None) if reasoning else None, (raw_response.strip() or None)

@@ -70,6 +70,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "dtype": pl.String(),
     "decoding": pl.String(),  # e.g. "temperature=0.6 top_p=0.9 max_new_tokens=48 samples=1 seed=0"
     "seed": pl.Int64(),
+    "prompt_template": pl.String(),  # the named instruction (RECIPE.evaluation.prompt_templates)
     "prompt_template_hash": pl.String(),
     "questions_hash": pl.String(),  # the benchmark file's questions this score was computed on
     "settings_hash": pl.String(),

@@ -3,7 +3,7 @@ cannot be scored fairly are rejected with the reason."""
 
 from __future__ import annotations
 
-from medical_assets.core.eval_questions import normalize_questions, with_options_text
+from medical_assets.core.eval_questions import normalize_questions, with_options_text, with_prompts
 
 
 def mcq(question="Which drug reverses heparin?", answer="Protamine", idx="B", **extra):
@@ -90,3 +90,37 @@ def test_option_letter_given_twice_is_rejected():
     row["options"] = {"A": "Vitamin K", "B": "Protamine", "B ": "Naloxone"}
     _, rejects = normalize_questions("medqa", [row])
     assert rejects["reason"].item() == "option letter 'B' appears twice"
+
+
+HARNESS_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+def test_the_prompt_is_the_harness_prompt_byte_for_byte():
+    """The public harness builds f"{question}\\n{options}\\n\\n{instruction}" from the row as loaded, its
+    options sorted by letter as "K. text" lines; written here from that format by hand."""
+    row = {"question": "A 60-year-old man has crushing chest pain. Which drug first? ",
+           "options": {"B": "Heparin\n", "A": " Aspirin", "D": "Warfarin", "C": "Clopidogrel"},
+           "answer": "Aspirin", "answer_idx": "A"}
+    questions, rejects = normalize_questions("medqa", [row])
+    assert rejects.height == 0 and questions["question"][0].endswith("first?")  # stripped for matching
+    prompt = with_prompts(questions, HARNESS_INSTRUCTION)["prompt"][0]
+    assert prompt == ("A 60-year-old man has crushing chest pain. Which drug first? \n"
+                      "A.  Aspirin\nB. Heparin\n\nC. Clopidogrel\nD. Warfarin\n\n"
+                      "Please reason step by step, and put your final answer within \\boxed{}.")
+
+
+def test_medxpertqa_questions_are_cut_at_their_own_answer_choices_as_the_harness_does():
+    row = {"id": "MM-1", "question": "Which finding is expected?\nAnswer Choices: (A) Fever (B) Rash",
+           "options": {"A": "Fever", "B": "Rash"}, "label": "B"}
+    questions, _ = normalize_questions("medxpertqa", [row], question_ends_at="Answer Choices:")
+    assert questions["question_as_loaded"][0] == "Which finding is expected?"
+    assert with_prompts(questions, HARNESS_INSTRUCTION)["prompt"][0].startswith("Which finding is expected?\nA. Fever")
+
+
+def test_the_two_named_instructions_differ_only_in_step_by_step():
+    from medical_assets.recipe import RECIPE
+
+    templates = RECIPE.evaluation.prompt_templates
+    assert templates["ii_medical_harness"] == HARNESS_INSTRUCTION
+    assert templates["model_card_usage"] == HARNESS_INSTRUCTION.replace("step by step", "step-by-step")
+    assert RECIPE.evaluation.prompt_template == "ii_medical_harness"

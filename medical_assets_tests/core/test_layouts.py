@@ -47,6 +47,23 @@ def test_malformed_path_is_a_layout_error():
         FieldPath.parse("messages[role].content")
 
 
+def test_a_row_without_the_selection_field_is_missing_not_unselected():
+    with pytest.raises(RowFault) as fault:
+        normalize_record({"question": "Which model wrote this?", "model_answer": "a"}, layout_of("generalthought"))
+    assert (fault.value.field, fault.value.reason) == ("model_name", "missing field")
+
+
+def test_registry_follows_the_checked_cards():
+    assert (source_spec("medical_r1_distill").config, source_spec("medical_r1_distill_zh").config) == ("en", "zh")
+    medqa = source_spec("medqa_seed")
+    assert (medqa.config, medqa.revision) == ("med_qa_en_4options_source", "refs/convert/parquet")
+    assert source_spec("am_r1").features["messages"][0]["info"]["test_case"] == "json"
+    assert source_spec("dolphin_r1").layout.answer is None
+    for name in ("generalthought", "generalthought_medical"):
+        assert {"model_name", "task", "question_source"} <= set(source_spec(name).value_count_columns)
+        assert source_spec(name).unconfirmed
+
+
 def test_every_registry_layout_is_valid():
     assert len({spec.name for spec in SOURCES}) == len(SOURCES)
     for spec in SOURCES:
@@ -95,13 +112,63 @@ def test_generalthought_rows_of_other_models_are_not_selected():
     assert fault.value.reason.startswith("not selected: 'Qwen/QwQ-32B-Preview'")
 
 
-def test_am_info_fields_give_reasoning_answer_and_gold():
-    record = {"messages": [
+def am_record(assistant: str) -> dict:
+    return {"messages": [
         {"role": "user", "content": "Compute 2+2.", "info": {"reference_answer": "4", "test_case": None}},
-        {"role": "assistant", "content": "<think>add</think> <answer>4</answer>",
-         "info": {"think_content": "add", "answer_content": "4"}}]}
-    row = normalize_record(record, layout_of("am_r1"))
-    assert (row["reasoning"], row["response"], row["answer"]) == ("add", "4", "4")
+        {"role": "assistant", "content": assistant, "info": {"think_content": "stale", "answer_content": "stale"}}]}
+
+
+def test_am_assistant_content_splits_into_reasoning_and_answer_without_tags():
+    row = normalize_record(am_record("<think>\nadd the two\n</think> <answer>\n2+2 = 4\n</answer>"),
+                           layout_of("am_r1"))
+    assert (row["reasoning"], row["response"], row["answer"]) == ("add the two", "2+2 = 4", "4")
+
+
+@pytest.mark.parametrize(
+    ("assistant", "expected"),
+    [
+        ("<think>add</think> <answer>4", ("add", None)),  # cut off inside the answer: unfinished
+        ("<think>still adding", ("still adding", None)),
+        ("<think>add</think> 4", ("add", "4")),  # no answer tags
+    ],
+)
+def test_am_unfinished_or_untagged_answers(assistant, expected):
+    row = normalize_record(am_record(assistant), layout_of("am_r1"))
+    assert (row["reasoning"], row["response"]) == expected
+
+
+def test_synthetic1_assistant_without_opening_think_is_split_on_the_closing_tag():
+    record = {"messages": [{"role": "user", "content": "Which vitamin deficiency causes scurvy?"},
+                           {"role": "assistant", "content": "Collagen needs it.\n</think>\n\nVitamin C."}]}
+    row = normalize_record(record, layout_of("synthetic1_sft"))
+    assert (row["reasoning"], row["response"]) == ("Collagen needs it.", "Vitamin C.")
+
+
+def test_servicenow_v0_and_v1_layouts_both_read():
+    v0 = {"problem": "Solve x + 1 = 3.", "reannotated_assistant_content": "<think>x = 2</think>x = 2",
+          "solution": "x = 2"}
+    v1 = {"messages": [{"role": "user", "content": "Solve x + 1 = 3."}, {"role": "assistant", "content": "x = 2"}],
+          "reannotated_messages": [], "reannotated_assistant_content": "<think>x = 2</think>x = 2"}
+    layout = layout_of("servicenow_r1")
+    assert normalize_record(v0, layout)["answer"] == "x = 2"
+    row = normalize_record(v1, layout)
+    assert (row["prompt"], row["reasoning"], row["answer"]) == ("Solve x + 1 = 3.", "x = 2", None)
+
+
+def test_servicenow_row_without_think_tags_is_kept_without_reasoning():
+    row = normalize_record({"problem": "Solve x + 1 = 3.", "reannotated_assistant_content": "x = 2"},
+                           layout_of("servicenow_r1"))
+    assert (row["reasoning"], row["response"]) == (None, "x = 2")
+
+
+def test_path_alternatives_take_the_first_one_the_record_has():
+    layout = Layout(prompt="problem | messages[role=user].content", response="answer")
+    assert normalize_record({"messages": [{"role": "user", "content": "p"}], "answer": "a"}, layout)["prompt"] == "p"
+    with pytest.raises(RowFault) as fault:
+        normalize_record({"answer": "a"}, layout)
+    assert (fault.value.field, fault.value.reason) == ("problem | messages[role=user].content", "missing field")
+    with pytest.raises(LayoutError, match="empty alternative"):
+        Layout(prompt="problem |", response="answer")
 
 
 def test_openthoughts_conversations_use_from_and_value():
@@ -119,6 +186,13 @@ def test_nemotron_takes_last_user_turn_and_only_reasoning_on():
     assert normalize_record(record, layout)["prompt"] == "Why is the sky blue?"
     with pytest.raises(RowFault, match="not selected"):
         normalize_record({**record, "reasoning": "off"}, layout)
+
+
+def test_dolphin_answer_is_the_model_response_not_a_gold_answer():
+    record = {"messages": [{"role": "user", "content": "Define osmosis briefly."}], "reasoning": "water moves",
+              "answer": "Diffusion of water across a membrane.", "model": "deepseek-reasoner"}
+    row = normalize_record(record, layout_of("dolphin_r1"))
+    assert (row["response"], row["answer"]) == ("Diffusion of water across a membrane.", None)
 
 
 def test_dolphin_skips_the_system_message():
@@ -158,6 +232,21 @@ def test_medqa_seed_options_as_key_value_list():
     row = normalize_record(record, layout_of("medqa_seed"))
     assert row["prompt"].endswith("C. Three\nD. Four")
     assert row["answer"] == "C"
+
+
+def test_medqa_options_as_dict_or_key_value_list_read_the_same():
+    texts = dict(zip("ABCD", ["One", "Two", "Three", "Four"]))
+    as_list = {"question": "A vignette.", "answer_idx": "C",
+               "options": [{"key": k, "value": v} for k, v in texts.items()]}
+    as_dict = {**as_list, "options": texts}
+    layout = layout_of("medqa_seed")
+    assert normalize_record(as_list, layout) == normalize_record(as_dict, layout)
+
+
+def test_medmcqa_cop_counts_options_from_zero():
+    record = {"question": "q", "opa": "a", "opb": "b", "opc": "c", "opd": "d"}
+    layout = layout_of("medmcqa_seed")
+    assert [normalize_record({**record, "cop": cop}, layout)["answer"] for cop in range(4)] == list("ABCD")
 
 
 def test_seed_question_with_index_out_of_range_is_rejected():

@@ -27,7 +27,8 @@ OPTIONS = [{"letter": "A", "text": "Aspirin"}, {"letter": "B", "text": "Heparin"
 def questions(texts: list[str], gold: str = "B") -> pl.DataFrame:
     frame = pl.DataFrame(
         {"benchmark": "b", "question_id": [f"b:{i}" for i in range(len(texts))], "position": list(range(len(texts))),
-         "question": texts, "options": [OPTIONS] * len(texts), "answer_idx": gold},
+         "question": texts, "options": [OPTIONS] * len(texts), "answer_idx": gold,
+         "question_as_loaded": texts, "options_as_loaded": [OPTIONS] * len(texts)},
         schema=EVAL_QUESTION_SCHEMA,
     )
     return with_prompts(frame, "Please reason step-by-step, and put your final answer within \\boxed{}.")

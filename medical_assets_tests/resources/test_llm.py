@@ -222,3 +222,10 @@ def test_openai_backend_retries_then_names_the_url(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConnectionError, match=r"127\.0\.0\.1:\d+/v1/chat/completions failed after 3 attempts"):
         remote.generate(["hi"], max_new_tokens=4, **GREEDY)
     assert 1.4 < time.monotonic() - started < 10  # waited 0.5 s, then 1 s, between the attempts
+
+
+def test_a_completion_ends_before_the_first_stop_string(llm: LLM):
+    whole = llm.generate(["What is the capital of France?"], max_new_tokens=16, **GREEDY)[0][0]
+    word = next(w for w in whole.split() if len(w) > 3)
+    stopped = llm.generate(["What is the capital of France?"], max_new_tokens=16, stop=[word], **GREEDY)[0][0]
+    assert word not in stopped and whole.startswith(stopped) and stopped == whole[:whole.index(word)]

@@ -26,6 +26,21 @@ def test_every_source_has_a_demo_file(spec):
     assert (SAMPLE / "sources" / spec.demo_file).is_file()
 
 
+@pytest.mark.parametrize("spec", SOURCES, ids=lambda s: s.name)
+def test_every_demo_source_passes_the_input_gate(spec):
+    """The demo's planted bad rows stay under the default threshold of raw_traces' input gate."""
+    from medical_assets.assets.ingest import RawTracesConfig
+    from medical_assets.core.ingest import IngestStats, input_gate, normalize_stream
+    from medical_assets.resources.sources import read_local
+
+    path = SAMPLE / "sources" / spec.demo_file
+    stats = IngestStats()
+    for _ in normalize_stream(read_local(path), spec.layout, spec.name, str(path), 1_000, stats):
+        pass
+    assert stats.rows_kept and input_gate(stats, RawTracesConfig().max_invalid_percent, str(path), spec.name,
+                                          spec.layout.keep_if) is None
+
+
 @pytest.mark.parametrize("file_name", sorted(TEN_BENCHMARKS))
 def test_benchmark_files_use_the_harness_layout(file_name):
     benchmarks = json.loads((SAMPLE / "benchmarks" / file_name).read_text())
