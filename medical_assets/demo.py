@@ -18,7 +18,9 @@ import time
 
 import dagster as dg
 import polars as pl
+import yaml
 
+from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.curation import R1_SOURCES
 from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.definitions import defs, warehouse
@@ -26,6 +28,7 @@ from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS
 from medical_assets.models import EMBEDDED_MODEL, ModelSpec, evaluation_partitions, register_model
 from medical_assets.sensors import checkpoint_model, fail_dead_runs
 from medical_assets.sources import SOURCE_NAMES
+from medical_assets.train import CONFIGS
 
 EXAMPLE_QUERIES = (
     "-- rows kept, not selected and invalid per source\nSELECT * FROM source_summary ORDER BY part, source;",
@@ -62,20 +65,17 @@ EXAMPLE_QUERIES = (
 # The event log keeps everything (see `make ui`); the terminal shows warnings and the summary.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
+TRAINING_DEMO_OPS: dict[str, dict] = yaml.safe_load((CONFIGS / "demo.yaml").read_text(encoding="utf-8"))["ops"]
+
 # Run config of the demo, by op: the recipe's defaults are for millions of rows and 8B-32B models.
 DEMO_OPS: dict[str, dict] = {
     "prompt_clusters": {"config": {"n_clusters": 32}},  # ~2,400 R1 prompts; the recipe: 50,000 clusters
     "exemplar_domains": {"config": {"max_prompt_chars": 400}},
     "synthetic_seed_questions": {"config": {"sample_size": 4}},  # the recipe: 183,000 / 10,000 / 32,700
     "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 48, "chunk_questions": 8}},
-    # A few CPU steps through the real Pipes + TRL + DeepSpeed path (the recipe: 8 epochs, batch 128, 16k tokens).
-    "sft_checkpoint": {"config": {"max_rows": 64, "max_length": 512, "global_batch_size": 2, "per_device_batch_size": 1,
-                                  "max_steps": 4, "save_steps": 4, "gradient_checkpointing": False,
-                                  "learning_rate": 1e-4}},
-    "dapo_prompts": {"config": {"max_prompts": 32}},
-    "dapo_checkpoint": {"config": {"num_generations": 4, "per_device_batch_size": 4, "max_completion_length": 64,
-                                   "overlong_buffer": 16, "max_steps": 1, "max_refill_rounds": 1, "save_steps": 10,
-                                   "gradient_checkpointing": False}},
+    # A few CPU steps through the real Pipes + TRL + DeepSpeed path (the recipe: 8 epochs, batch 128, 16k tokens),
+    # as train/configs/demo.yaml sets them.
+    **TRAINING_DEMO_OPS,
     # A 135M model on 2 CPU cores: short answers (the recipe allows 30,768 tokens), one sample per question.
     # The first 12 rows of each file (the leaderboard's `partial` says so); all rows: drop max_questions.
     "eval_responses": {"config": {"max_new_tokens": 32, "questions_per_chunk": 64, "max_questions": 12}},
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  all {len(demo_steps())} runs: {time.monotonic() - started:.0f}s")
     checkpoints = _register_checkpoints(instance)
     warehouse.refresh_views()
+    create_audit_views(warehouse)
     with pl.Config(tbl_rows=100, tbl_width_chars=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print()
         print(warehouse.read("source_summary"))

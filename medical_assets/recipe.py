@@ -27,8 +27,7 @@ class MixTargets:
 class Curation:
     """Curation of the R1 traces: embed, cluster, label exemplars, vote."""
 
-    embedder: str = "sentence-transformers/all-MiniLM-L6-v2"
-    embedding_dim: int = 384
+    embedder: str = "sentence-transformers/all-MiniLM-L6-v2"  # 384-d vectors
     n_clusters: int = 50_000
     exemplars_per_cluster: int = 10
     labeller: str = "Qwen/Qwen2.5-32B-Instruct"
@@ -94,20 +93,6 @@ class Evaluation:
     stop: tuple[str, ...] = ("<eos>", "<end_of_turn>", "<|im_end|>", "<|eot_id|>")  # the harness's stop strings
     temperature: float = 0.6
     top_p: float = 0.9
-    benchmark_sizes: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType(
-            {
-                "MedMCQA": 4_183,
-                "MedQA": 1_273,
-                "PubMedQA": 1_000,
-                "MMLU-Pro": 1_535,
-                "GPQA": 390,
-                "MedBullets-4": 308,
-                "MedBullets-5": 308,
-                "MedXpertQA": 1_449,
-            }
-        )
-    )
     healthbench_examples: int = 5_000
     max_new_tokens: int = 30_768  # II-Medical-Evaluation's max_tokens: room for long reasoning
     # HealthBench grading as published (openai/simple-evals): one judge call per rubric item.

@@ -12,12 +12,13 @@ import sys
 
 import polars as pl
 
+from medical_assets.assets.audit import create_audit_views
 from medical_assets.resources.storage import Warehouse
 
 
 def main(argv: list[str]) -> None:
     warehouse = Warehouse()
-    tables = warehouse.refresh_views()
+    tables = warehouse.refresh_views() + create_audit_views(warehouse)
     print(f"{warehouse.duckdb_path}: {', '.join(tables) or 'no tables yet (run make demo)'}", file=sys.stderr)
     statements = [" ".join(argv)] if argv else None
     with pl.Config(tbl_rows=50, fmt_str_lengths=80, tbl_width_chars=200):

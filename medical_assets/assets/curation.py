@@ -230,6 +230,7 @@ def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, lab
     return dg.MaterializeResult(metadata={
         "dagster/row_count": labelled.height,
         "labeller": labeller.describe(),
+        "recipe_labeller": RECIPE.curation.labeller,
         "labels": labels,
         "instructions": DOMAIN_INSTRUCTIONS,
         "max_prompt_chars": config.max_prompt_chars,

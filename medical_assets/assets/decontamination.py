@@ -7,6 +7,7 @@ import polars as pl
 from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core import decontamination, healthbench
 from medical_assets.core.eval_questions import with_options_text
@@ -142,10 +143,9 @@ def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetC
 @dg.asset(deps=["decontaminated_traces", "decontamination_rejects", "ngram_matches", "fuzzy_matches"],
           group_name="decontamination", owners=OWNERS, kinds={"polars", "duckdb"})
 def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
-    """Hits per source and benchmark, and rows removed per source; also creates the audit views
-    `removed_samples` (why and where each sample left: domain curation, math sampling, quality filters,
-    contamination)
-    and `source_funnel` (rows per source per stage)."""
+    """Hits per source and benchmark, and rows removed per source; also (re)creates the audit views
+    (assets/audit.py): `removed_samples` (why and where each row left, at any stage) and
+    `source_funnel` (rows per source per stage)."""
     traces = warehouse.scan("quality_traces").select("sample_id", "source").unique()
     report = (
         contamination_evidence(warehouse).join(traces, on="sample_id", how="left")
@@ -155,62 +155,10 @@ def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
         ).sort("source", "benchmark").collect()
     )
     warehouse.write("contamination_report", report)
-    warehouse.create_view("removed_samples", REMOVED_SAMPLES_SQL)
-    warehouse.create_view("source_funnel", SOURCE_FUNNEL_SQL)
+    create_audit_views(warehouse)
     funnel = warehouse.query("SELECT * FROM source_funnel ORDER BY part, source")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": report.height,
         "report": dg.MetadataValue.md(markdown_table(report, max_rows=200)),
         "funnel": dg.MetadataValue.md(markdown_table(funnel, max_rows=50)),
     })
-
-
-REMOVED_SAMPLES_SQL = """
-SELECT sample_id, source, source_row, 'curation' AS stage, 'domain ' || domain AS reason,
-       NULL AS benchmark, NULL AS question_id, reason AS evidence
-FROM domain_rejects
-UNION ALL
-SELECT sample_id, source, source_row, 'sampling' AS stage, 'not in the math sample' AS reason,
-       NULL AS benchmark, NULL AS question_id, reason AS evidence
-FROM math_rejects
-UNION ALL
-SELECT sample_id, source, source_row, 'quality' AS stage, filter AS reason,
-       NULL AS benchmark, NULL AS question_id, printf('%g (limit %s)', value, threshold) AS evidence
-FROM quality_rejects
-UNION ALL
-SELECT t.sample_id, t.source, t.source_row, e.stage, 'contaminated' AS reason, e.benchmark, e.question_id, e.evidence
-FROM (SELECT sample_id, 'ngram' AS stage, benchmark, question_id, ngram AS evidence FROM ngram_matches
-      UNION ALL
-      SELECT sample_id, 'fuzzy', benchmark, question_id,
-             printf('ratio %.2f (prompt %d chars, question %d chars)', score, prompt_chars, question_chars)
-      FROM fuzzy_matches) e
-JOIN quality_traces t USING (sample_id)
-"""
-
-SOURCE_FUNNEL_SQL = """
-WITH raw AS (SELECT source, count(*) AS raw_rows FROM raw_traces GROUP BY source),
-     ingest AS (SELECT source, count(*) AS ingest_rejected FROM raw_trace_rejects GROUP BY source),
-     curation AS (SELECT source, count(*) AS domain_removed FROM domain_rejects GROUP BY source),
-     sampling AS (SELECT source, count(*) AS sampled_out FROM math_rejects GROUP BY source),
-     synthetic AS (SELECT source, sum(n)::BIGINT AS synthetic_dropped FROM (
-         SELECT seed_set AS source, count(*) AS n FROM synthetic_seed_rejects GROUP BY ALL
-         UNION ALL
-         SELECT split_part(question_id, ':', 1) AS source, count(*) AS n FROM synthetic_rejects GROUP BY ALL
-     ) GROUP BY source),
-     candidates AS (SELECT source, part, count(*) AS candidates FROM candidate_traces GROUP BY ALL),
-     quality AS (SELECT source, count(*) AS quality_removed FROM quality_rejects GROUP BY source),
-     contamination AS (SELECT source, count(*) AS contamination_removed FROM decontamination_rejects GROUP BY source),
-     kept AS (SELECT source, count(*) AS kept FROM decontaminated_traces GROUP BY source)
-SELECT coalesce(c.part, CASE WHEN y.source IS NULL THEN 'curated_r1' ELSE 'synthetic_qa' END) AS part, s.source,
-       coalesce(r.raw_rows, 0) + coalesce(i.ingest_rejected, 0) AS rows_read,
-       coalesce(i.ingest_rejected, 0) AS ingest_rejected, coalesce(d.domain_removed, 0) AS domain_removed,
-       coalesce(m.sampled_out, 0) AS sampled_out,
-       coalesce(y.synthetic_dropped, 0) AS synthetic_dropped, coalesce(c.candidates, 0) AS candidates,
-       coalesce(q.quality_removed, 0) AS quality_removed, coalesce(x.contamination_removed, 0) AS contamination_removed,
-       coalesce(k.kept, 0) AS kept
-FROM (SELECT source FROM candidates UNION SELECT source FROM curation UNION SELECT source FROM synthetic
-      UNION SELECT source FROM sampling) s
-LEFT JOIN candidates c USING (source) LEFT JOIN raw r USING (source) LEFT JOIN ingest i USING (source)
-LEFT JOIN curation d USING (source) LEFT JOIN sampling m USING (source) LEFT JOIN synthetic y USING (source) LEFT JOIN quality q USING (source) LEFT JOIN contamination x USING (source)
-LEFT JOIN kept k USING (source)
-"""

@@ -1,7 +1,9 @@
 """HealthBench: the conversations of the file, checked once; each model's replies to them,
 graded item by item by a judge model."""
 
+import random
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -87,6 +89,7 @@ def healthbench_examples(context: dg.AssetExecutionContext, eval_files: EvalFile
     yield dg.MaterializeResult(asset_key="healthbench_examples", metadata={
         "dagster/row_count": examples.height, "file": str(path) if path else "none configured",
         "lines": len(records), "rubric_items": int(examples["rubrics"].list.len().sum() or 0),
+        "published_examples": EVALUATION.healthbench_examples,  # the main file's conversations
         "preview": dg.MetadataValue.md(markdown_table(
             examples.select("line", "prompt_id", turns=pl.col("prompt").list.len(), items=pl.col("rubrics").list.len(),
                             example_tags=pl.col("example_tags").list.join(", ")).head(5))),
@@ -109,14 +112,18 @@ class HealthBenchConfig(dg.Config):
     top_p: float = Field(default=EVALUATION.top_p, gt=0, le=1, description="Reply nucleus sampling, in (0, 1].")
     seed: int = Field(default=0, description="Seed of the replies; the judge's attempt k uses seed + k, the "
                       "bootstrap uses seed.")
-    judge_max_new_tokens: int = Field(default=512, ge=1, description="Tokens per judge reply.")
+    judge_max_new_tokens: int = Field(default=2_048, ge=1, description="Tokens per judge reply (simple-evals' "
+                                      "grader: 2,048).")
+    graded_text: Literal["whole_reply", "after_think"] = Field(
+        default="whole_reply", description="What the judge sees of a reply: whole_reply (as simple-evals grades it: "
+        "the reply as returned) or after_think (a reasoning model's text after its last </think>).")
     judge_temperature: float = Field(default=EVALUATION.healthbench_judge_temperature, ge=0,
                                      description="Judge sampling temperature (published: 0.5); 0: greedy, and then "
                                      "retries would repeat the same reply, so none are made.")
     judge_retries: int = Field(default=2, ge=0, description="Times an unreadable grade is asked again; then the "
                                "item is a judge failure, never 'not met'.")
-    max_examples: int | None = Field(default=None, ge=1, description="Grade the first N conversations of the file "
-                                     "only; None: all of them.")
+    max_examples: int | None = Field(default=None, ge=1, description="Grade N conversations only, the subset "
+                                     "simple-evals takes (random.Random(0).sample of the file's); None: all of them.")
 
 
 @dg.multi_asset(
@@ -148,7 +155,8 @@ def healthbench_scores(
         raise dg.Failure("no HealthBench conversations: set MEDICAL_ASSETS_HEALTHBENCH_FILE to the HealthBench JSONL "
                          "(EvalFiles(healthbench_file=...); the demo mode bundles one), then materialize "
                          "healthbench_examples")
-    examples = examples[:config.max_examples] if config.max_examples is not None else examples
+    if config.max_examples is not None and config.max_examples < len(examples):
+        examples = random.Random(0).sample(examples, config.max_examples)  # the subset simple-evals takes
     spec = model_spec(name, warehouse.root)
     model = spec.llm(llm)
 
@@ -157,10 +165,10 @@ def healthbench_scores(
         [example["prompt"] for example in examples], max_new_tokens=config.max_new_tokens,
         temperature=config.temperature, top_p=config.top_p, seed=config.seed)]
     reply_seconds = time.perf_counter() - started
-    items = healthbench.items_to_grade(examples, replies)
+    items = healthbench.items_to_grade(examples, replies, config.graded_text)
 
     def ask(batch: list[str], attempt: int) -> list[str]:
-        texts = judge.generate(batch, max_new_tokens=config.judge_max_new_tokens, temperature=config.judge_temperature,
+        texts = judge.generate([healthbench.judge_messages(prompt) for prompt in batch], max_new_tokens=config.judge_max_new_tokens, temperature=config.judge_temperature,
                                top_p=1.0, seed=config.seed + attempt)
         return [t[0] for t in texts]
 
@@ -189,6 +197,7 @@ def healthbench_scores(
         "examples": overall["examples"], "examples_scored": overall["examples_scored"],
         "examples_excluded_judge_failure": overall["examples_excluded"], "items": overall["items"],
         "judge_failures": overall["judge_failures"], "judge": dg.MetadataValue.json(judge.describe()),
+        "published_judge": f"{EVALUATION.healthbench_judge} at temperature {EVALUATION.healthbench_judge_temperature:g}",
         "by_tag": dg.MetadataValue.md(markdown_table(by_tag)),
     })
 
@@ -207,6 +216,6 @@ def _summary(name: str, model: LLM, judge: LLM, config: HealthBenchConfig, retri
     }
     rows = [{**provenance, "scope": "overall", "score": overall["score"], "bootstrap_std": overall["bootstrap_std"],
              "examples_scored": overall["examples_scored"]}]
-    rows += [{**provenance, "scope": tag, "score": score, "bootstrap_std": None, "examples_scored": n}
-             for tag, n, score in by_tag.select("tag", "examples", "score").iter_rows()]
+    rows += [{**provenance, "scope": tag, "score": score, "bootstrap_std": std, "examples_scored": n}
+             for tag, n, score, std in by_tag.select("tag", "examples", "score", "bootstrap_std").iter_rows()]
     return pl.DataFrame(rows, schema=SUMMARY_SCHEMA)

@@ -8,6 +8,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.mix import PART_PRIORITY, cap_parts, drop_duplicates, mix_table
@@ -79,6 +80,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         stage.write("sft_mix", mix)
         stage.write("sft_mix_rejects", rejects)
         stage.write("sft_messages", to_messages(mix).with_columns(part=mix["part"]))
+    create_audit_views(warehouse)  # the mix's duplicates and caps in removed_samples
     table = mix_table(mix, config.caps)
     above = int((mix["tokens"] > config.max_length).sum())
     yield dg.MaterializeResult(asset_key="sft_mix", metadata={
@@ -92,6 +94,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         "max_length": config.max_length,
         "caps": config.caps,
         "seed": config.seed,
+        "card_total": RECIPE.mix.total,  # the card's stated total (its parts' counts are before filtering)
     })
     yield dg.MaterializeResult(asset_key="sft_mix_rejects", metadata={
         "dagster/row_count": rejects.height, "duplicates": duplicates.height, "over_cap": over_cap.height,

@@ -15,7 +15,7 @@ from medical_assets.sources import SOURCES
 PART_OF = pl.DataFrame({"source": [s.name for s in SOURCES], "part": [s.part for s in SOURCES]})
 ROW_KEYS = ["source", "source_row"]
 OWNERS = ["team:curation"]
-WAIT_BINS = [0, 1, 5, 10, 20, 48, 100]  # the card keeps <= 47
+WAIT_BINS = [0, 1, 5, 10, 20, RECIPE.preprocessing.max_wait_count + 1, 100]  # a bin ends at the card's limit
 
 
 class QualityConfig(dg.Config):
@@ -61,8 +61,9 @@ def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     specs=[
         dg.AssetSpec("quality_traces", deps=["candidate_traces"], group_name="preprocessing", owners=OWNERS,
                      kinds={"polars", "parquet"},
-                     description="Candidate traces that are complete, have prompts of more than 3 words, "
-                     "and at most N 'Wait' (N the corpus's 97th percentile)."),
+                     description="Candidate traces that are complete, have prompts of more than "
+                     f"{RECIPE.preprocessing.min_prompt_words_exclusive} words, and at most N 'Wait' (N the corpus's "
+                     f"{RECIPE.preprocessing.wait_percentile:g}th percentile)."),
         dg.AssetSpec("quality_rejects", deps=["candidate_traces"], group_name="preprocessing", owners=OWNERS,
                      kinds={"polars", "parquet"},
                      description="Traces removed by a quality filter: the filter, the measured value, the threshold."),

