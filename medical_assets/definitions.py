@@ -46,7 +46,19 @@ from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse, WarehouseIOManager
 from medical_assets.sensors import SENSORS
 
-warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))
+warehouse = Warehouse(home=os.environ.get("MEDICAL_ASSETS_HOME"))  # a plain path: the demo and CLIs use it directly
+
+
+def _env(name: str, default: str | int | None = None, kind: type = str):
+    """A free-text setting as `dg.EnvVar(name)` when the variable is set, so the UI shows which
+    variable a resource's value comes from (and Dagster reads it when the run starts); the default
+    otherwise. A number (`int`) or a choice among fixed values (`kind="choice"`) is read here: its
+    range or set is checked on the value."""
+    if not os.environ.get(name):
+        return default
+    if kind is int:
+        return int(os.environ[name])
+    return os.environ[name] if kind == "choice" else dg.EnvVar(name)
 MODULES = [ingest, curation, parts, synthetic, quality, decontamination, mix, training, evaluation, healthbench]
 
 with warnings.catch_warnings():
@@ -78,45 +90,45 @@ defs = dg.Definitions(
         "warehouse": warehouse,
         "io_manager": WarehouseIOManager(warehouse=warehouse),
         "eval_files": EvalFiles(
-            mode=os.environ.get("MEDICAL_ASSETS_EVAL_FILES", "demo"),
-            directory=os.environ.get("MEDICAL_ASSETS_EVAL_DIR") or None,
-            hub_org=os.environ.get("MEDICAL_ASSETS_EVAL_HUB_ORG") or None,
-            healthbench_file=os.environ.get("MEDICAL_ASSETS_HEALTHBENCH_FILE") or None,
+            mode=_env("MEDICAL_ASSETS_EVAL_FILES", "demo", "choice"),
+            directory=_env("MEDICAL_ASSETS_EVAL_DIR"),
+            hub_org=_env("MEDICAL_ASSETS_EVAL_HUB_ORG"),
+            healthbench_file=_env("MEDICAL_ASSETS_HEALTHBENCH_FILE"),
         ),
         "embedder": Embedder(
-            model=os.environ.get("MEDICAL_ASSETS_EMBEDDER_MODEL") or None,
-            device=os.environ.get("MEDICAL_ASSETS_EMBEDDER_DEVICE", "auto"),
+            model=_env("MEDICAL_ASSETS_EMBEDDER_MODEL"),
+            device=_env("MEDICAL_ASSETS_EMBEDDER_DEVICE", "auto"),
         ),
         "labeller": LLM(
-            backend=os.environ.get("MEDICAL_ASSETS_LABELLER_BACKEND", "transformers"),
-            model=os.environ.get("MEDICAL_ASSETS_LABELLER_MODEL") or None,
+            backend=_env("MEDICAL_ASSETS_LABELLER_BACKEND", "transformers"),
+            model=_env("MEDICAL_ASSETS_LABELLER_MODEL"),
         ),
         "llm": LLM(
-            backend=os.environ.get("MEDICAL_ASSETS_LLM_BACKEND", "transformers"),
-            model=os.environ.get("MEDICAL_ASSETS_LLM_MODEL") or None,
-            device=os.environ.get("MEDICAL_ASSETS_LLM_DEVICE", "auto"),
-            batch_size=int(os.environ.get("MEDICAL_ASSETS_LLM_BATCH_SIZE", "16")),
+            backend=_env("MEDICAL_ASSETS_LLM_BACKEND", "transformers"),
+            model=_env("MEDICAL_ASSETS_LLM_MODEL"),
+            device=_env("MEDICAL_ASSETS_LLM_DEVICE", "auto"),
+            batch_size=_env("MEDICAL_ASSETS_LLM_BATCH_SIZE", 16, int),
         ),
         "judge": LLM(
-            backend=os.environ.get("MEDICAL_ASSETS_JUDGE_BACKEND", "transformers"),
-            model=os.environ.get("MEDICAL_ASSETS_JUDGE_MODEL") or None,
-            base_url=os.environ.get("MEDICAL_ASSETS_JUDGE_BASE_URL") or None,
+            backend=_env("MEDICAL_ASSETS_JUDGE_BACKEND", "transformers"),
+            model=_env("MEDICAL_ASSETS_JUDGE_MODEL"),
+            base_url=_env("MEDICAL_ASSETS_JUDGE_BASE_URL"),
         ),
         "training_launcher": TrainingLauncher(
-            kind=os.environ.get("MEDICAL_ASSETS_TRAINING_LAUNCHER", "subprocess"),
-            image=os.environ.get("MEDICAL_ASSETS_TRAINING_IMAGE") or None,
-            namespace=os.environ.get("MEDICAL_ASSETS_TRAINING_NAMESPACE") or None,
-            pod_spec_file=os.environ.get("MEDICAL_ASSETS_TRAINING_POD_SPEC") or None,
+            kind=_env("MEDICAL_ASSETS_TRAINING_LAUNCHER", "subprocess"),
+            image=_env("MEDICAL_ASSETS_TRAINING_IMAGE"),
+            namespace=_env("MEDICAL_ASSETS_TRAINING_NAMESPACE"),
+            pod_spec_file=_env("MEDICAL_ASSETS_TRAINING_POD_SPEC"),
         ),
         "generator": LLM(
-            backend=os.environ.get("MEDICAL_ASSETS_GENERATOR_BACKEND", "transformers"),
-            model=os.environ.get("MEDICAL_ASSETS_GENERATOR_MODEL") or None,
+            backend=_env("MEDICAL_ASSETS_GENERATOR_BACKEND", "transformers"),
+            model=_env("MEDICAL_ASSETS_GENERATOR_MODEL"),
             batch_size=16,
         ),
         "catalog": SourceCatalog(
-            mode=os.environ.get("MEDICAL_ASSETS_SOURCES", "demo"),
-            overrides_file=os.environ.get("MEDICAL_ASSETS_SOURCE_OVERRIDES") or None,
-            drop_dir=os.environ.get("MEDICAL_ASSETS_DROP_DIR") or str(warehouse.root / "drop"),
+            mode=_env("MEDICAL_ASSETS_SOURCES", "demo"),
+            overrides_file=_env("MEDICAL_ASSETS_SOURCE_OVERRIDES"),
+            drop_dir=_env("MEDICAL_ASSETS_DROP_DIR", str(warehouse.root / "drop")),
         ),
     },
 )

@@ -27,3 +27,13 @@ def test_dg_check_defs_passes(tmp_path):
                             timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_resources_name_the_environment_variable_they_read_so_the_ui_shows_it():
+    code = ("from medical_assets.definitions import defs; r = defs.resources; "
+            "print(type(r['labeller'].model).__name__, r['labeller'].model.env_var_name, r['llm'].batch_size, "
+            "r['eval_files'].mode)")
+    env = {**os.environ, "MEDICAL_ASSETS_LABELLER_MODEL": "Qwen/Qwen2.5-32B-Instruct", "MEDICAL_ASSETS_LLM_BATCH_SIZE": "4",
+           "MEDICAL_ASSETS_EVAL_FILES": "harness"}
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.stdout.split() == ["EnvVar", "MEDICAL_ASSETS_LABELLER_MODEL", "4", "harness"], shown.stderr[-2000:]

@@ -31,8 +31,9 @@ def _train(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
 
 
-def _evals(warehouse: Warehouse) -> pl.DataFrame:
-    """The ten benchmarks' questions, plus the user turns of the checked HealthBench rows (no options)."""
+def eval_texts(warehouse: Warehouse) -> pl.DataFrame:
+    """What training prompts are decontaminated against: the ten benchmarks' questions, plus the
+    user turns of the checked HealthBench rows (no options)."""
     questions = warehouse.read("eval_questions").select("benchmark", "question_id", "question", "options")
     if not warehouse.exists("healthbench_examples"):
         raise dg.Failure("healthbench_examples is not materialized: materialize it first, so that HealthBench's "
@@ -47,7 +48,7 @@ def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.Mat
     """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
     question_id) with the n-gram."""
-    hits = decontamination.ngram_matches(_train(warehouse), _evals(warehouse), n=config.ngram_size)
+    hits = decontamination.ngram_matches(_train(warehouse), eval_texts(warehouse), n=config.ngram_size)
     warehouse.write("ngram_matches", hits)
     return dg.MaterializeResult(metadata=_hit_metadata(hits))
 
@@ -57,7 +58,7 @@ def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.Mat
 def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
-    hits = decontamination.fuzzy_matches(_train(warehouse), _evals(warehouse), threshold=config.fuzzy_threshold)
+    hits = decontamination.fuzzy_matches(_train(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold)
     warehouse.write("fuzzy_matches", hits)
     return dg.MaterializeResult(metadata=_hit_metadata(hits))
 

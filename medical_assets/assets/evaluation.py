@@ -15,6 +15,7 @@ import polars as pl
 from pydantic import Field
 
 from medical_assets.assets.accounting import positions, row_accounting_check
+from medical_assets.assets.generation import Chunk, Progress, generate_chunks
 from medical_assets.assets.metadata import bar_chart, leaderboard_markdown, markdown_table, reasons_markdown
 from medical_assets.core import scores
 from medical_assets.core.eval_questions import normalize_questions, prompt_template_hash, questions_hash, with_prompts
@@ -161,15 +162,18 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     reused = scores.current_responses(questions, stored, config.samples_per_question).height
 
     started = time.perf_counter()
-    for chunk, todo in scores.pending_chunks(questions, stored, config.samples_per_question, config.questions_per_chunk):
-        texts = generator.generate(
-            todo["prompt"].to_list(), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-            top_p=config.top_p, seed=config.seed + chunk, n=config.samples_per_question, stop=EVALUATION.stop,
-        )
-        rows = scores.response_rows(todo, texts, chunk, key, loaded_revision(generator))
-        warehouse.write_partial(partials, f"{context.run.run_id}-{chunk:05d}", rows)
+    pending = list(scores.pending_chunks(questions, stored, config.samples_per_question, config.questions_per_chunk))
+    chunks = [Chunk(f"{context.run.run_id}-{number:05d}", todo, todo["prompt"].to_list(), config.seed + number, number)
+              for number, todo in pending]
+    progress = Progress(context.log, f"{name} x {benchmark}: questions answered", sum(c.questions.height for c in chunks))
+
+    def to_rows(chunk: Chunk, texts: list[list[str]]) -> pl.DataFrame:
+        return scores.response_rows(chunk.questions, texts, chunk.number, key, loaded_revision(generator))
+
+    for rows in generate_chunks(warehouse, partials, generator, chunks, to_rows, progress,
+                                max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                                top_p=config.top_p, n=config.samples_per_question, stop=EVALUATION.stop):
         stored = pl.concat([stored, rows])
-        context.log.info(f"{name} x {benchmark}: chunk {chunk} stored ({rows.height} responses)")
     seconds = time.perf_counter() - started
 
     responses = scores.current_responses(questions, stored, config.samples_per_question)

@@ -10,6 +10,7 @@ import polars as pl
 from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
+from medical_assets.assets.generation import Chunk, Progress, generate_chunks
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.core.answers import extract_choices
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
@@ -28,7 +29,6 @@ seed_set_partitions = dg.StaticPartitionsDefinition(SEED_SETS)
 OWNERS = ["team:curation"]
 TEMPLATE = RECIPE.evaluation.training_prompt_template  # the card's usage wording
 INSTRUCTION = RECIPE.evaluation.prompt_templates[TEMPLATE]
-PROGRESS_EVERY_S = 10.0
 
 
 class SeedSampleConfig(dg.Config):
@@ -137,31 +137,32 @@ def synthetic_traces(context: dg.AssetExecutionContext, config: GenerationConfig
     partials = warehouse.partials_dir("synthetic_attempts", seed_set, key)
     attempts = warehouse.read_partials(partials, ATTEMPT_SCHEMA)
     reused = attempts.height
-    started = last_report = time.perf_counter()
+    started = time.perf_counter()
     generated = 0
+
+    def to_rows(chunk: Chunk, completions: list[list[str]]) -> pl.DataFrame:
+        responses = [texts[0] for texts in completions]
+        extracted = extract_choices(responses, [{o["letter"]: o["text"] for o in opts}
+                                                for opts in chunk.questions["options"]])
+        return pl.DataFrame({
+            "question_id": chunk.questions["question_id"], "attempt": [chunk.number] * chunk.questions.height,
+            "seed": [chunk.seed] * chunk.questions.height, "response": responses, "extracted": extracted,
+            "correct": [e is not None and e == g for e, g in zip(extracted, chunk.questions["gold"])],
+            "settings": [key] * chunk.questions.height,
+        }, schema=ATTEMPT_SCHEMA)
+
     while (todo := still_to_try(questions, attempts, config.max_attempts)).height:
+        progress = Progress(context.log, f"{seed_set}: questions tried this round", todo.height)
         for (attempt,), round_rows in todo.group_by("attempt", maintain_order=True):
-            for start in range(0, round_rows.height, config.chunk_questions):
-                chunk = round_rows.slice(start, config.chunk_questions)
-                seed = config.seed + int(attempt)
-                responses = [r[0] for r in generator.generate(
-                    render_prompts(chunk), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                    top_p=config.top_p, seed=seed)]
-                extracted = extract_choices(responses, [{o["letter"]: o["text"] for o in opts}
-                                                        for opts in chunk["options"]])
-                made = pl.DataFrame({
-                    "question_id": chunk["question_id"], "attempt": [int(attempt)] * chunk.height,
-                    "seed": [seed] * chunk.height, "response": responses, "extracted": extracted,
-                    "correct": [e is not None and e == g for e, g in zip(extracted, chunk["gold"])],
-                    "settings": [key] * chunk.height,
-                }, schema=ATTEMPT_SCHEMA)
-                warehouse.write_partial(partials, f"attempt{int(attempt):02d}-{chunk['question_id'][0]}", made)
+            slices = (round_rows.slice(start, config.chunk_questions)
+                      for start in range(0, round_rows.height, config.chunk_questions))
+            chunks = (Chunk(f"attempt{int(attempt):02d}-{part['question_id'][0]}", part, render_prompts(part),
+                            config.seed + int(attempt), int(attempt)) for part in slices)
+            for made in generate_chunks(warehouse, partials, generator, chunks, to_rows, progress,
+                                        max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                                        top_p=config.top_p):
                 attempts = pl.concat([attempts, made])
                 generated += made.height
-                if time.perf_counter() - last_report > PROGRESS_EVERY_S:
-                    last_report = time.perf_counter()
-                    context.log.info(f"{seed_set}: {generated:,} answers generated, "
-                                     f"{int(attempts['correct'].sum()):,} correct so far")
     accepted, given_up = outcome(questions, attempts, config.max_attempts)
     traces = _as_traces(accepted, seed_set)
     with warehouse.commit("synthetic_traces", seed_set) as stage:

@@ -19,19 +19,18 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from medical_assets.assets.audit import create_audit_views
+from medical_assets.assets.decontamination import DecontaminationConfig, eval_texts
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core import decontamination
 from medical_assets.core.canonical import to_messages
-from medical_assets.core.eval_questions import with_prompts
-from medical_assets.core.synthetic import seed_questions
+from medical_assets.core.dapo_prompts import DAPO_PROMPT_SCHEMA, DAPO_REJECT_SCHEMA, dapo_questions, pass_rate_split
 from medical_assets.recipe import RECIPE
 from medical_assets.models import ModelSpec
 from medical_assets.resources.launchers import TrainingFailed, TrainingLauncher, deepspeed_config
@@ -39,20 +38,11 @@ from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, converted_c
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 from medical_assets.train import plan
+from medical_assets.train.config import DapoRunConfig, LaunchConfig, SFTRunConfig
 from medical_assets.train.rewards import accuracy_reward
 
 GROUP = "training"
 OWNERS = ["team:training"]
-DAPO_PROMPT_SCHEMA: dict[str, pl.DataType] = {
-    "prompt_id": pl.String(),  # the sample_id of the trace or seed row it came from
-    "source": pl.String(),
-    "prompt": pl.String(),  # the evaluation prompt: question, "A. text" lines, the \boxed{} instruction
-    "options": pl.List(pl.Struct({"letter": pl.String(), "text": pl.String()})),
-    "gold": pl.String(),  # the gold option's letter
-    "pass_rate": pl.Float64(),  # share of the SFT model's k samples that were right; null when not measured
-}
-DAPO_REJECT_SCHEMA: dict[str, pl.DataType] = {"prompt_id": pl.String(), "source": pl.String(), "reason": pl.String()}
-
 
 # Under the k8s_job_executor each step is a pod: a training step's pod asks for a GPU (more, or none
 # when the training runs in its own pod, through per_step_k8s_config in deploy/k8s/executor.yaml).
@@ -128,30 +118,6 @@ def base_model(context: dg.AssetExecutionContext, config: BaseModelConfig) -> dg
 # ---------------------------------------------------------------- launching a training process
 
 
-class LaunchConfig(dg.Config):
-    nproc_per_node: int = Field(default=1, ge=1, description="Processes (GPUs) per node; more than 1 runs under "
-                                "torchrun.")
-    nnodes: int = Field(default=1, ge=1, description="Nodes; more than 1: start the same command on every node "
-                        "(README, Training).")
-    rdzv_endpoint: str | None = Field(default=None, description="host:port of node 0, for the torchrun rendezvous "
-                                      "of several nodes.")
-    cuda_visible_devices: str | None = Field(default=None, description='GPUs the training sees, e.g. "0,1,2,3,4,5,6" '
-                                             "to leave GPU 7 to a `trl vllm-serve` server.")
-    cpu_threads: int | None = Field(default=None, ge=1, description="Torch threads per process (OMP_NUM_THREADS); "
-                                    "1 on a CPU shared with other work.")
-    deepspeed: str = Field(default="auto", description="auto | none | zero3 | zero3_cpu | a path to a DeepSpeed "
-                           "JSON config.")
-    bf16: bool | None = Field(default=None, description="None: bf16 on a GPU that supports it, fp32 on CPU.")
-    seed: int = Field(default=42, description="Seed of the trainer (data order, initialisation of new weights).")
-    save_steps: int = Field(default=50, ge=1, description="A resumable checkpoint every this many steps.")
-    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (a 135M one with optimizer state "
-                                  "is ~2 GB; an 8B one ~100 GB).")
-    resume: bool = Field(default=True, description="Continue from the newest checkpoint of the same run (same data "
-                         "and settings).")
-    stop_after_steps: int | None = Field(default=None, ge=1, description="Test hook: the child SIGKILLs itself after "
-                                         "saving this step's checkpoint.")
-
-
 def _run_training(context: dg.AssetExecutionContext, launcher: TrainingLauncher, module: str,
                   launch: LaunchConfig, run_dir: Path, extras: dict) -> dict:
     """Start the training process through the launcher; its reported metadata, or a Failure with its stderr tail."""
@@ -194,28 +160,6 @@ def _refuse(error: plan.PlanError) -> dg.Failure:
 
 
 # ---------------------------------------------------------------- SFT
-
-
-class SFTRunConfig(LaunchConfig):
-    input_table: str = Field(default="sft_mix", description="Table of canonical traces (sample_id, prompt, "
-                             "reasoning, response) to train on: sft_mix, or e.g. decontaminated_traces.")
-    max_rows: int | None = Field(default=None, ge=1, description="The first N rows only (the demo); None: all.")
-    max_length: int = Field(default=RECIPE.sft.max_length, ge=16, description="Tokens per example (the recipe: "
-                            "16,378); at most the model's context window.")
-    global_batch_size: int = Field(default=RECIPE.sft.global_batch_size, ge=1, description="Examples per optimizer "
-                                   "step (the recipe: 128) = per-device batch x gradient accumulation x processes.")
-    per_device_batch_size: int = Field(default=1, ge=1, description="Examples per process per micro-step; with the "
-                                       "world size it sets the gradient accumulation.")
-    learning_rate: float = Field(default=RECIPE.sft.learning_rate, gt=0, description="Peak learning rate (the "
-                                 "recipe: 5e-5).")
-    epochs: float = Field(default=RECIPE.sft.epochs, gt=0, description="Passes over the data (the recipe: 8).")
-    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps (the "
-                                  "demo); None: all epochs.")
-    lr_scheduler: str = Field(default="cosine", description="A transformers scheduler name (cosine, linear, ...).")
-    warmup: float = Field(default=0.1, ge=0, description="Warmup: a fraction (< 1) of all steps, or a number of "
-                          "steps.")
-    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in the backward pass "
-                                         "(less memory, ~30% slower).")
 
 
 def sft_examples(traces: pl.LazyFrame, max_rows: int | None) -> pl.DataFrame:
@@ -274,7 +218,9 @@ class DapoPromptsConfig(dg.Config):
     max_prompts: int | None = Field(default=None, ge=1, description="At most this many prompts (the rest go to "
                                     "dapo_prompt_rejects); None: all.")
     decontaminate_seed_sets: bool = Field(default=True, description="Seed rows never passed decontamination: "
-                                          "check them against eval_questions first.")
+                                          "pass them through its two steps first (rejected rows are listed).")
+    decontamination: DecontaminationConfig = Field(
+        default_factory=DecontaminationConfig, description="The decontamination stage's settings, for the seed rows.")
     pass_rate_samples: int = Field(default=0, ge=0, description="k > 0: the SFT checkpoint answers each prompt k "
                                    "times; prompts it always or never solves carry no DAPO signal and go to "
                                    "dapo_prompt_rejects with their pass rate. 0: no filter.")
@@ -285,44 +231,23 @@ class DapoPromptsConfig(dg.Config):
     pass_rate_seed: int = Field(default=0, description="Seed of the pass-rate sampling.")
 
 
-def dapo_questions(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(questions, rejects) of canonical rows whose prompt ends with lettered options and whose
-    answer names one of them; the prompt is the evaluation's, with the card's usage instruction."""
-    kept, rejected = [], []
-    for (source,), group in rows.group_by(["source"], maintain_order=True):
-        questions, rejects = seed_questions(group, source)
-        kept.append(questions)
-        rejected.append(rejects)
-    if not kept:
-        return pl.DataFrame(schema=DAPO_PROMPT_SCHEMA), pl.DataFrame()
-    evaluation = RECIPE.evaluation
-    questions = with_prompts(pl.concat(kept), evaluation.prompt_templates[evaluation.training_prompt_template])
-    return (questions.select(prompt_id="sample_id", source="seed_set", prompt="prompt", options="options", gold="gold",
-                             pass_rate=pl.lit(None, pl.Float64)).cast(DAPO_PROMPT_SCHEMA), pl.concat(rejected))
-
-
-def _seed_rows(warehouse: Warehouse, seed_sets: list[str], decontaminate: bool) -> tuple[pl.DataFrame, int]:
-    rows = warehouse.read("raw_traces", seed_sets).select("sample_id", "source", "source_row", "prompt", "answer")
-    if not decontaminate or not warehouse.exists("eval_questions"):
-        return rows, 0
-    evals = warehouse.read("eval_questions").select("benchmark", "question_id", "question", "options")
-    train = rows.select("sample_id", "prompt")
-    hits = pl.concat([decontamination.ngram_matches(train, evals).select("sample_id"),
-                      decontamination.fuzzy_matches(train, evals).select("sample_id")])
-    kept = rows.join(hits, on="sample_id", how="anti")
-    return kept, rows.height - kept.height
-
-
-def pass_rate_split(questions: pl.DataFrame, passes: list[int], samples: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, rejects) by pass rate: a prompt solved in all `samples` or in none gives every
-    completion of its group the same reward, so DAPO learns nothing from it."""
-    scored = questions.with_columns(passes=pl.Series(passes, dtype=pl.Int64), samples=pl.lit(samples, pl.Int64))
-    scored = scored.with_columns(pass_rate=pl.col("passes") / pl.col("samples"))
-    trivial = (pl.col("passes") == 0) | (pl.col("passes") == pl.col("samples"))
-    reason = (pl.when(pl.col("passes") == 0).then(pl.lit("never solved by the SFT model"))
-              .otherwise(pl.lit("always solved by the SFT model"))
-              + pl.format(" ({}/{} samples)", "passes", "samples"))
-    return scored.filter(~trivial), scored.filter(trivial).with_columns(reason=reason)
+def _seed_rows(warehouse: Warehouse, config: DapoPromptsConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(seed rows kept, seed rows rejected as contaminated): the seed sets never passed the
+    decontamination stage, so they pass its two steps here, with its settings and eval texts."""
+    rows = warehouse.read("raw_traces", config.seed_sets).select("sample_id", "source", "source_row", "prompt",
+                                                                 "answer")
+    if not config.decontaminate_seed_sets:
+        return rows, pl.DataFrame(schema=DAPO_REJECT_SCHEMA)
+    evals, train = eval_texts(warehouse), rows.select("sample_id", "prompt")
+    hits = pl.concat([
+        decontamination.ngram_matches(train, evals, n=config.decontamination.ngram_size)
+        .select("sample_id", "question_id", how=pl.lit(f"a {config.decontamination.ngram_size}-gram")),
+        decontamination.fuzzy_matches(train, evals, threshold=config.decontamination.fuzzy_threshold)
+        .select("sample_id", "question_id", how=pl.format("fuzzy ratio {}", pl.col("score").round(1))),
+    ]).unique("sample_id", keep="first", maintain_order=True)
+    rejected = rows.join(hits, on="sample_id").select(
+        prompt_id="sample_id", source="source", reason=pl.format("contaminated: {} shared with {}", "how", "question_id"))
+    return rows.join(hits, on="sample_id", how="anti"), rejected
 
 
 def _pass_counts(questions: pl.DataFrame, llm: LLM, config: DapoPromptsConfig) -> list[int]:
@@ -355,17 +280,21 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     the prompts it solves sometimes, neither always nor never, are kept."""
     rows = warehouse.scan("decontaminated_traces").filter(pl.col("answer").is_not_null())
     rows = rows.select("sample_id", "source", "source_row", "prompt", "answer").collect()
-    contaminated_seeds = 0
+    rejects: list[pl.DataFrame] = []
     if config.seed_sets:
         unknown = sorted(set(config.seed_sets) - set(SEED_SETS))
         if unknown:
             raise dg.Failure(f"seed_sets {unknown} are not seed question sets; choose among {list(SEED_SETS)}")
-        seeds, contaminated_seeds = _seed_rows(warehouse, config.seed_sets, config.decontaminate_seed_sets)
+        seeds, contaminated = _seed_rows(warehouse, config)
         rows = pl.concat([rows, seeds])
-    questions, unverifiable = dapo_questions(rows)
+        rejects.append(contaminated)
+    contaminated_seeds = sum(frame.height for frame in rejects)
+    evaluation = RECIPE.evaluation  # the card's usage wording, as the synthetic traces were generated
+    questions, unverifiable = dapo_questions(rows, evaluation.prompt_templates[evaluation.training_prompt_template])
     questions = questions.sort("prompt_id")
     first = pl.col("prompt").is_first_distinct()
-    rejects = [unverifiable.select(prompt_id="sample_id", source="seed_set", reason="reason")] if unverifiable.height else []
+    if unverifiable.height:
+        rejects.append(unverifiable.select(prompt_id="sample_id", source="seed_set", reason="reason"))
     rejects.append(questions.filter(~first).select("prompt_id", "source", reason=pl.lit("same prompt as a kept row")))
     questions = questions.filter(first)
     if config.max_prompts is not None:
@@ -406,44 +335,6 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
 
 
 # ---------------------------------------------------------------- DAPO
-
-
-class DapoRunConfig(LaunchConfig):
-    deepspeed: str = Field(default="auto", description="auto (ZeRO-3 on GPUs, none on CPU) | none | zero3 | "
-                           "zero3_cpu | a path to a DeepSpeed JSON config.")
-    num_generations: int = Field(default=RECIPE.dapo.responses_per_prompt, ge=2,
-                                 description="Completions per prompt, one group (the recipe: 16).")
-    max_completion_length: int = Field(default=RECIPE.dapo.max_response_tokens, ge=1,
-                                       description="Tokens per completion (the recipe: 12,288).")
-    overlong_buffer: int = Field(default=RECIPE.dapo.overlong_buffer_tokens, ge=0, description="The last tokens "
-                                 "before the limit over which the soft overlong punishment ramps to -1 (the recipe: "
-                                 "4,096).")
-    epsilon: float = Field(default=RECIPE.dapo.clip_ratio_low, ge=0, le=1, description="Lower clip ratio (0.2).")
-    epsilon_high: float = Field(default=RECIPE.dapo.clip_ratio_high, ge=0, le=1,
-                                description="Upper clip ratio, clip-higher (0.28).")
-    loss_type: str = Field(default=RECIPE.dapo.loss_type, description="TRL's GRPO loss type (dapo: token-level).")
-    temperature: float = Field(default=RECIPE.dapo.temperature, gt=0, description="Rollout sampling temperature.")
-    dynamic_sampling: bool = Field(default=RECIPE.dapo.dynamic_sampling, description="Drop groups whose rewards "
-                                   "are all equal and generate more until the batch is full.")
-    max_refill_rounds: int = Field(default=8, ge=0, description="Extra generation rounds per batch before padding "
-                                   "with zero-signal groups.")
-    per_device_batch_size: int = Field(default=16, ge=1, description="Completions per device per micro-step "
-                                       "(whole groups: a multiple of num_generations).")
-    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-steps per optimizer step.")
-    learning_rate: float = Field(default=1e-6, gt=0, description="Learning rate.")
-    beta: float = Field(default=0.0, ge=0, description="KL coefficient (DAPO: 0, no KL term).")
-    epochs: float = Field(default=1, gt=0, description="Passes over the prompts.")
-    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps; None: all epochs.")
-    max_prompts: int | None = Field(default=None, ge=1, description="The first N prompts of dapo_prompts only.")
-    use_vllm: Literal["auto", "true", "false"] = Field(default="auto", description="Generate with vLLM; auto: "
-                                                       "when vllm is importable and a GPU is present.")
-    vllm_mode: Literal["colocate", "server"] = Field(default="colocate", description="colocate (inside the "
-                                                     "training processes) | server (`trl vllm-serve` on other GPUs).")
-    vllm_server_base_url: str | None = Field(default=None, description="The `trl vllm-serve` URL in server mode.")
-    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1, description="GPU memory share vLLM takes "
-                                               "in colocate mode.")
-    vllm_tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per vLLM engine.")
-    gradient_checkpointing: bool = Field(default=True, description="Recompute activations in the backward pass.")
 
 
 def _use_vllm(choice: str) -> bool:

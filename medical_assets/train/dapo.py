@@ -21,6 +21,7 @@ import torch
 from trl import GRPOTrainer
 
 from medical_assets.train.common import device_settings, last_checkpoint, read_dataset
+from medical_assets.train.config import DapoParams, checked_params
 from medical_assets.train.dynamic_sampling import fill_batch
 from medical_assets.train.reporting import PipesProgress, pipes_session, train_and_report
 from medical_assets.train.rewards import accuracy_reward
@@ -154,8 +155,8 @@ def train(params: dict[str, Any], pipes, log) -> None:
 
 def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch.distributed")
-    with pipes_session() as (pipes, params, log):
-        train(params, pipes, log)
+    with pipes_session() as (pipes, extras, log):
+        train(checked_params(DapoParams, extras), pipes, log)
 
 
 if __name__ == "__main__":

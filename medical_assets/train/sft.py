@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medical_assets.train.common import device_settings, last_checkpoint, read_dataset
+from medical_assets.train.config import SFTParams, checked_params
 from medical_assets.train.reporting import PipesProgress, pipes_session, train_and_report
 
 
@@ -60,8 +61,8 @@ def train(params: dict[str, Any], pipes, log) -> None:
 
 def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch.distributed")
-    with pipes_session() as (pipes, params, log):
-        train(params, pipes, log)
+    with pipes_session() as (pipes, extras, log):
+        train(checked_params(SFTParams, extras), pipes, log)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from medical_assets.assets.training import base_model, dapo_checkpoint, dapo_prompts, pass_rate_split, sft_checkpoint
+from medical_assets.assets.training import base_model, dapo_checkpoint, dapo_prompts, sft_checkpoint
+from medical_assets.core.dapo_prompts import pass_rate_split
+from medical_assets.core import healthbench
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
 from medical_assets.demo import PROFILES
 from medical_assets.resources.embedded_model import converted_checkpoint_path, file_sha256, packaged_gguf_path
@@ -226,10 +228,18 @@ def test_dapo_prompts_take_seed_sets_without_the_contaminated_rows(warehouse: Wa
     warehouse.write("eval_questions", pl.DataFrame({
         "benchmark": ["MedQA"], "question_id": ["MedQA:0"], "question": [stem],
         "options": [[{"letter": o[0], "text": o[3:]} for o in options]]}))
+    second_stem = seeds["prompt"][1]  # a HealthBench user turn (the whole seed question): decontaminated against too
+    warehouse.write("healthbench_examples", pl.DataFrame({
+        "line": [1], "prompt_id": ["hb1"], "prompt": [[{"role": "user", "content": second_stem}]],
+        "rubrics": [[{"criterion": "Says so.", "points": 5, "tags": []}]], "example_tags": [[]]},
+        schema=healthbench.EXAMPLE_SCHEMA))
     result = materialize("dapo_prompts", warehouse, dg.DagsterInstance.ephemeral(), {"seed_sets": ["medqa_seed"]})
-    prompts = warehouse.read("dapo_prompts")
-    assert result.success and metadata_of(result, "dapo_prompts")["seed_rows_contaminated"] == 1
-    assert prompts.filter(pl.col("source") == "medqa_seed").height == 3 and prompts.height == 11
+    prompts, rejects = warehouse.read("dapo_prompts"), warehouse.read("dapo_prompt_rejects")
+    assert result.success and metadata_of(result, "dapo_prompts")["seed_rows_contaminated"] == 2
+    assert prompts.filter(pl.col("source") == "medqa_seed").height == 2 and prompts.height == 10
+    contaminated = sorted(rejects.filter(pl.col("reason").str.starts_with("contaminated"))["reason"].to_list())
+    assert contaminated == ["contaminated: a 10-gram shared with MedQA:0", "contaminated: a 10-gram shared with "
+                            "healthbench:hb1:0"]
 
 
 def test_pass_rate_split_keeps_prompts_solved_sometimes():
