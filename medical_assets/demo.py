@@ -92,7 +92,7 @@ TEST_OPS: dict[str, dict] = {
     "synthetic_seed_questions": {"config": {"sample_size": 2}},
     "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 24, "chunk_questions": 8}},
     "sft_checkpoint": {"config": {**DEMO_OPS["sft_checkpoint"]["config"], "max_rows": 16, "max_length": 256,
-                                  "max_steps": 2, "save_steps": 2}},
+                                  "max_steps": 2}},
     "dapo_prompts": {"config": {"max_prompts": 8}},
     "dapo_checkpoint": {"config": {**DEMO_OPS["dapo_checkpoint"]["config"], "max_completion_length": 24,
                                    "overlong_buffer": 8}},
