@@ -72,13 +72,13 @@ DEMO_OPS: dict[str, dict] = {
     "prompt_clusters": {"config": {"n_clusters": 32}},  # ~2,400 R1 prompts; the recipe: 50,000 clusters
     "exemplar_domains": {"config": {"max_prompt_chars": 400}},
     "synthetic_seed_questions": {"config": {"sample_size": 4}},  # the recipe: 183,000 / 10,000 / 32,700
-    "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 48, "chunk_questions": 8}},
+    "synthetic_traces": {"config": {"max_attempts": 2, "max_new_tokens": 32, "chunk_questions": 8}},
     # A few CPU steps through the real Pipes + TRL + DeepSpeed path (the recipe: 8 epochs, batch 128, 16k tokens),
     # as train/configs/demo.yaml sets them.
     **TRAINING_DEMO_OPS,
     # A 135M model on 2 CPU cores: short answers (the recipe allows 30,768 tokens), one sample per question.
-    # The first 12 rows of each file (the leaderboard's `partial` says so); all rows: drop max_questions.
-    "eval_responses": {"config": {"max_new_tokens": 32, "questions_per_chunk": 64, "max_questions": 12}},
+    # The first 10 rows of each file (the leaderboard's `partial` says so); all rows: drop max_questions.
+    "eval_responses": {"config": {"max_new_tokens": 24, "questions_per_chunk": 64, "max_questions": 10}},
     "healthbench_scores": {"config": {"max_new_tokens": 48, "judge_max_new_tokens": 48, "judge_retries": 1,
                                       "max_examples": 2}},
 }
