@@ -20,7 +20,7 @@ from typing import Any
 
 import dagster as dg
 import yaml
-from dagster._core.errors import DagsterPipesExecutionError
+from dagster._core.errors import DagsterPipesExecutionError  # private: Dagster 1.13 exports no public name for it
 from pydantic import Field
 
 from medical_assets.train import CONFIGS, plan
