@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.progress import Progress
 from medical_assets.core.clustering import (
     CONTENT_FREE_QUESTIONS, DOMAIN_INSTRUCTIONS, DOMAINS, agreement, calibrate, domain_prompt, label_probabilities, nearest_exemplars,
     probability_struct, spherical_kmeans, vote,
@@ -29,7 +30,6 @@ ROW_KEYS = ["source", "source_row"]
 OWNERS = ["team:curation"]
 EMBED_CHUNK_ROWS = 8_192
 LABEL_CHUNK_ROWS = 256
-PROGRESS_EVERY_S = 10.0
 
 
 class ClusteringConfig(dg.Config):
@@ -87,7 +87,8 @@ def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, war
     todo = rows.join(previous, on="sample_id", how="anti") if previous is not None else rows
     schema = {"sample_id": pl.String, "source": pl.String, "source_row": pl.Int64, "embedder": pl.String,
               "embedding": pl.Array(pl.Float32, dim)}
-    started = last_report = time.perf_counter()
+    started = time.perf_counter()
+    progress = Progress(context.log, f"{source}: prompts embedded", todo.height)
     with warehouse.writer("prompt_embeddings", source, schema) as out:
         if known is not None and known.height:
             out.write(known.with_columns(embedder=pl.lit(name)).select(*schema))
@@ -96,9 +97,7 @@ def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, war
             vectors = embedder.encode(chunk["prompt"].to_list())
             out.write(chunk.select("sample_id", *ROW_KEYS).with_columns(
                 embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, dim))))
-            if time.perf_counter() - last_report > PROGRESS_EVERY_S:
-                last_report = time.perf_counter()
-                context.log.info(f"embedded {start + chunk.height:,} / {todo.height:,} prompts of {source}")
+            progress.advance(chunk.height)
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows.height,
@@ -204,7 +203,8 @@ def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, lab
     probabilities are kept, raw and calibrated."""
     exemplars = warehouse.read("cluster_exemplars")
     labels = list(DOMAINS)
-    started = last_report = time.perf_counter()
+    started = time.perf_counter()
+    progress = Progress(context.log, "exemplars labelled", exemplars.height)
     prior = label_probabilities(
         labeller.choose([domain_prompt(q, config.max_prompt_chars) for q in CONTENT_FREE_QUESTIONS], labels), labels,
     ).mean(axis=0)
@@ -213,9 +213,7 @@ def exemplar_domains(context: dg.AssetExecutionContext, config: LabelConfig, lab
         texts = exemplars["prompt"].slice(start, LABEL_CHUNK_ROWS).to_list()
         scores = labeller.choose([domain_prompt(t, config.max_prompt_chars) for t in texts], labels)
         raw.append(label_probabilities(scores, labels))
-        if time.perf_counter() - last_report > PROGRESS_EVERY_S:
-            last_report = time.perf_counter()
-            context.log.info(f"labelled {start + len(texts):,} / {exemplars.height:,} exemplars")
+        progress.advance(len(texts))
     raw_probs = np.concatenate(raw) if raw else np.zeros((0, len(labels)))
     probs = calibrate(raw_probs, prior) if config.calibrate else raw_probs
     calibrated = config.calibrate and probs is not raw_probs

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
+from medical_assets.assets.progress import Progress
 from medical_assets.core import healthbench
 from medical_assets.core.scores import decoding_text
 from medical_assets.models import loaded_revision, model_partitions, model_spec
@@ -21,6 +22,7 @@ from medical_assets.resources.llm import LLM
 from medical_assets.resources.storage import Warehouse
 
 EVALUATION = RECIPE.evaluation
+JUDGE_CHUNK = 64  # rubric items per judge call
 OWNERS = ["team:evaluation"]
 
 GRADE_SCHEMA: dict[str, pl.DataType] = {
@@ -168,9 +170,17 @@ def healthbench_scores(
     items = healthbench.items_to_grade(examples, replies, config.graded_text)
 
     def ask(batch: list[str], attempt: int) -> list[str]:
-        texts = judge.generate([healthbench.judge_messages(prompt) for prompt in batch], max_new_tokens=config.judge_max_new_tokens, temperature=config.judge_temperature,
-                               top_p=1.0, seed=config.seed + attempt)
-        return [t[0] for t in texts]
+        """The judge's replies to `batch`, JUDGE_CHUNK prompts per call, with progress in the log."""
+        progress = Progress(context.log, f"{name}: rubric items graded (attempt {attempt + 1})", len(batch))
+        replies = []
+        for start in range(0, len(batch), JUDGE_CHUNK):
+            part = batch[start:start + JUDGE_CHUNK]
+            texts = judge.generate([healthbench.judge_messages(prompt) for prompt in part],
+                                   max_new_tokens=config.judge_max_new_tokens, temperature=config.judge_temperature,
+                                   top_p=1.0, seed=config.seed + attempt)
+            replies += [t[0] for t in texts]
+            progress.advance(len(part))
+        return replies
 
     retries = config.judge_retries if config.judge_temperature > 0 else 0  # greedy would repeat the same reply
     started = time.perf_counter()
