@@ -130,18 +130,25 @@ def ii_medical_correct(response: str, options: Mapping[str, str], gold: str) -> 
 def scorer_disagreement(response: str, options: Mapping[str, str], gold: str, strict_answer: str | None) -> str | None:
     """Why the harness's verdict and the strict one (`extract_choice`'s `strict_answer`) differ
     on a response, in a few words; None when they agree."""
-    strict = strict_answer is not None and strict_answer.lower() == str(gold).lower()
+    return harness_verdict(response, options, gold, strict_answer)[1]
+
+
+def harness_verdict(response: str, options: Mapping[str, str], gold: str, strict_answer: str | None
+                    ) -> tuple[bool, str | None]:
+    """(`ii_medical_correct`, `scorer_disagreement`) with the three readings done once."""
     credits = ii_medical_credits(response, options, gold)
-    if any(credits.values()) == strict:
-        return None
+    correct = any(credits.values())
+    strict = strict_answer is not None and strict_answer.lower() == str(gold).lower()
+    if correct == strict:
+        return correct, None
     if strict:
-        return "only the strict reading matched"
+        return correct, "only the strict reading matched"
     if strict_answer is not None:
-        return "a second extractor matched"
+        return correct, "a second extractor matched"
     reasoning, _, final = response.rpartition("</think>")
-    if "\\boxed" in reasoning and "\\boxed" not in final and (credits["last_box"] or credits["lenient_box"]):
-        return "box only in the reasoning"
-    if credits["huatuo"] and not (credits["last_box"] or credits["lenient_box"]) \
-            and huatuo_reading(final, options)[1] == "closest text":
-        return "credited by the fallback"
-    return "no answer stated"
+    boxed = credits["last_box"] or credits["lenient_box"]
+    if "\\boxed" in reasoning and "\\boxed" not in final and boxed:
+        return correct, "box only in the reasoning"
+    if credits["huatuo"] and not boxed and huatuo_reading(final, options)[1] == "closest text":
+        return correct, "credited by the fallback"
+    return correct, "no answer stated"

@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import polars as pl
 
 from medical_assets.core.answers import extract_choices
-from medical_assets.core.harness import ii_medical_correct, scorer_disagreement
+from medical_assets.core.harness import harness_verdict
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
 
@@ -161,8 +161,8 @@ def grade_responses(responses: pl.DataFrame, questions: pl.DataFrame) -> pl.Data
     options = [{o["letter"]: o["text"] for o in row} for row in joined["options"].to_list()]
     texts, golds = joined["response"].to_list(), joined["answer_idx"].to_list()
     answers = extract_choices(texts, options)
-    harness = [ii_medical_correct(t, o, g) for t, o, g in zip(texts, options, golds, strict=True)]
-    why = [scorer_disagreement(t, o, g, a) for t, o, g, a in zip(texts, options, golds, answers, strict=True)]
+    verdicts = [harness_verdict(t, o, g, a) for t, o, g, a in zip(texts, options, golds, answers, strict=True)]
+    harness, why = [v[0] for v in verdicts], [v[1] for v in verdicts]
     answers = pl.Series("answer", answers, dtype=pl.String)
     return joined.drop("options").rename({"answer_idx": "gold"}).with_columns(
         answers, correct=answers.eq_missing(pl.col("gold")),

@@ -88,10 +88,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _left_by_a_dead_process(name: str) -> bool:
+def _writer_pid(name: str) -> int | None:
     """Versions and temporary files carry their writer's PID as the last dot- or dash-separated field."""
     field = re.split(r"[.-]", name.removesuffix(".tmp"))[-1]
-    return field.isdigit() and int(field) != os.getpid() and not _pid_alive(int(field))
+    return int(field) if field.isdigit() else None
+
+
+def _left_by_a_dead_process(name: str) -> bool:
+    pid = _writer_pid(name)
+    return pid is not None and pid != os.getpid() and not _pid_alive(pid)
 
 
 def _fault_point(point: str) -> None:
@@ -227,8 +232,8 @@ class Warehouse(dg.ConfigurableResource):
             if entry.name in (CURRENT, current):
                 continue
             if entry.name.endswith(".tmp") or entry.name.startswith("v"):
-                mine = entry.name.rsplit("-", 1)[-1] == str(os.getpid())
-                if mine or _left_by_a_dead_process(entry.name):
+                # this process's older versions, and whatever a dead process left
+                if _writer_pid(entry.name) == os.getpid() or _left_by_a_dead_process(entry.name):
                     if entry.is_dir() and not entry.is_symlink():
                         shutil.rmtree(entry, ignore_errors=True)
                     else:
