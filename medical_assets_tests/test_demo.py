@@ -176,7 +176,7 @@ def test_audit_why_an_r1_trace_was_left_out_by_domain_curation(demo_home):
             "SELECT e.rank, e.domain, e.probabilities, left(x.prompt, 80) AS prompt FROM prompt_clusters c "
             "JOIN exemplar_domains e USING (cluster) JOIN cluster_exemplars x USING (cluster, rank) "
             "WHERE c.sample_id = ? ORDER BY e.rank", [sample_id]).fetchall()
-    assert why == [("curation", f"domain {domain}", why[0][2])] and why[0][2].endswith(f"labelled {domain}")
+    assert why == [("curation", f"domain {domain} is not kept", why[0][2])] and why[0][2].endswith(f"labelled {domain}")
     assert 1 <= len(exemplars) <= 10
 
 

@@ -6,58 +6,36 @@
   contamination the `benchmark` and `question_id` it matched (one row per match).
 - `source_funnel`: rows per source at each stage, adding up from rows read to rows kept.
 
-Each rejects table contributes one SELECT (`REMOVED_BY_STAGE`); the view is created over the
-tables that exist, so it answers from the first stage on and grows as stages run. The stages
+Every rejects table starts with those columns (`core/rejects.py`; the warehouse refuses a rejects
+table that does not) and contributes one SELECT (`REMOVED_BY_STAGE`); the view is created over
+the tables that exist, so it answers from the first stage on and grows as stages run. The stages
 that write rejects call `create_audit_views` after their commit.
 """
 
 from __future__ import annotations
 
+from medical_assets.core.rejects import REJECT_COLUMNS, reject_column_faults
 from medical_assets.resources.storage import Warehouse
 
-_COLUMNS = ("sample_id", "source", "source_row", "stage", "reason", "value", "threshold", "evidence",
-            "benchmark", "question_id")
+_LEADING = ", ".join(REJECT_COLUMNS)
+_REJECTS_TABLES = ("raw_trace_rejects", "domain_rejects", "math_rejects", "synthetic_seed_rejects",
+                   "synthetic_rejects", "quality_rejects", "decontamination_rejects", "sft_mix_rejects",
+                   "dapo_prompt_rejects", "eval_question_rejects", "healthbench_rejects")
 
-
-def _select(table: str, **columns: str) -> str:
-    """One rejects table as the view's columns; a column not given is NULL."""
-    return "SELECT " + ", ".join(f"CAST({columns.get(name, 'NULL')} AS VARCHAR) AS {name}"
-                                 if name != "source_row" else f"CAST({columns.get(name, 'NULL')} AS BIGINT) AS {name}"
-                                 for name in _COLUMNS) + f" FROM {table}"
-
-
-# rejects table -> its rows in the view; contamination reads the evidence tables (one row per match).
+# rejects table -> its rows in the view. Every table starts with the same columns (core/rejects.py);
+# contamination reads the evidence tables instead, one row per match.
 REMOVED_BY_STAGE: dict[str, str] = {
-    "raw_trace_rejects": _select("raw_trace_rejects", source="source", source_row="source_row", stage="'ingest'",
-                                 reason="reason", value="field", evidence="file"),
-    "domain_rejects": _select("domain_rejects", sample_id="sample_id", source="source", source_row="source_row",
-                              stage="'curation'", reason="'domain ' || domain", value="cluster", evidence="reason"),
-    "math_rejects": _select("math_rejects", sample_id="sample_id", source="source", source_row="source_row",
-                            stage="'sampling'", reason="'not in the math sample'", evidence="reason"),
-    "synthetic_seed_rejects": _select("synthetic_seed_rejects", sample_id="sample_id", source="seed_set",
-                                      source_row="source_row", stage="'synthetic'", reason="reason"),
-    "synthetic_rejects": _select("synthetic_rejects", sample_id="sample_id", source="split_part(question_id, ':', 1)",
-                                 source_row="source_row", stage="'synthetic'", reason="reason", value="tried",
-                                 evidence="'gold ' || gold"),
-    "quality_rejects": _select("quality_rejects", sample_id="sample_id", source="source", source_row="source_row",
-                               stage="'quality'", reason="filter", value="value", threshold="threshold",
-                               evidence="printf('%g (limit %s)', value, threshold)"),
-    "decontamination_rejects": _select(
-        "(SELECT sample_id, 'ngram' AS stage, benchmark, question_id, ngram AS evidence FROM ngram_matches "
-        "UNION ALL SELECT sample_id, 'fuzzy', benchmark, question_id, printf('ratio %.2f (prompt %d chars, question "
-        "%d chars)', score, prompt_chars, question_chars) FROM fuzzy_matches) e JOIN decontamination_rejects t "
-        "USING (sample_id)",
-        sample_id="t.sample_id", source="t.source", source_row="t.source_row", stage="e.stage",
-        reason="'contaminated'", evidence="e.evidence", benchmark="e.benchmark", question_id="e.question_id"),
-    "sft_mix_rejects": _select("sft_mix_rejects", sample_id="sample_id", source="source", source_row="source_row",
-                               stage="'mix'", reason="reason"),
-    "dapo_prompt_rejects": _select("dapo_prompt_rejects", sample_id="prompt_id", source="source",
-                                   stage="'dapo_prompts'", reason="reason"),
-    "eval_question_rejects": _select("eval_question_rejects", source="benchmark", source_row="position",
-                                     stage="'eval_questions'", reason="reason", value="field"),
-    "healthbench_rejects": _select("healthbench_rejects", sample_id="prompt_id", source="'healthbench'",
-                                   source_row="line", stage="'healthbench'", reason="reason", value="field",
-                                   evidence="file"),
+    table: f"SELECT {_LEADING}, NULL::VARCHAR AS benchmark, NULL::VARCHAR AS question_id FROM {table}"
+    for table in _REJECTS_TABLES
+} | {
+    "decontamination_rejects": (
+        "SELECT t.sample_id, t.source, t.source_row, e.stage, 'contaminated' AS reason, e.value, e.threshold, "
+        "e.evidence, e.benchmark, e.question_id FROM (SELECT sample_id, 'ngram' AS stage, benchmark, question_id, "
+        "NULL::DOUBLE AS value, NULL::DOUBLE AS threshold, ngram AS evidence FROM ngram_matches UNION ALL "
+        "SELECT sample_id, 'fuzzy', benchmark, question_id, score, NULL, printf('ratio %.2f (prompt %d chars, "
+        "question %d chars)', score, prompt_chars, question_chars) FROM fuzzy_matches) e "
+        "JOIN decontamination_rejects t USING (sample_id)"
+    ),
 }
 # What each part needs besides its own table.
 _ALSO_NEEDS = {"decontamination_rejects": ("ngram_matches", "fuzzy_matches")}
@@ -92,10 +70,22 @@ _FUNNEL_NEEDS = ("raw_traces", "candidate_traces", "decontaminated_traces", "raw
                  "decontamination_rejects")
 
 
+def stale_rejects_tables(warehouse: Warehouse) -> dict[str, list[str]]:
+    """Rejects tables present whose columns are not the shared ones (written by an older version):
+    table -> what differs. The view leaves them out until their stage runs again."""
+    stale = {}
+    for table in REMOVED_BY_STAGE:
+        if warehouse.exists(table) and (faults := reject_column_faults(dict(warehouse.scan(table).collect_schema()))):
+            stale[table] = faults
+    return stale
+
+
 def removed_samples_sql(warehouse: Warehouse) -> str | None:
-    """The `removed_samples` view over the rejects tables present; None before any exists."""
+    """The `removed_samples` view over the rejects tables present (and in the shared shape);
+    None before any exists."""
+    stale = stale_rejects_tables(warehouse)
     parts = [sql for table, sql in REMOVED_BY_STAGE.items()
-             if all(warehouse.exists(name) for name in (table, *_ALSO_NEEDS.get(table, ())))]
+             if table not in stale and all(warehouse.exists(name) for name in (table, *_ALSO_NEEDS.get(table, ())))]
     return "\nUNION ALL\n".join(parts) or None
 
 

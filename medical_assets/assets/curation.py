@@ -16,6 +16,7 @@ from medical_assets.core.clustering import (
     CONTENT_FREE_QUESTIONS, DOMAIN_INSTRUCTIONS, DOMAINS, agreement, calibrate, domain_prompt, label_probabilities, nearest_exemplars,
     probability_struct, spherical_kmeans, vote,
 )
+from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.llm import LLM
@@ -293,9 +294,10 @@ def domain_traces(context: dg.AssetExecutionContext, config: DomainConfig, wareh
     kept = pl.col("domain").is_in(config.kept_domains)
     with warehouse.commit("domain_traces") as stage:
         stage.sink("domain_traces", labelled.filter(kept))
-        stage.sink("domain_rejects", labelled.filter(~kept).select(
-            "sample_id", *ROW_KEYS, "cluster", "domain",
-            reason=pl.format("cluster {} labelled {}", pl.col("cluster"), pl.col("domain")),
+        stage.sink("domain_rejects", as_rejects(
+            labelled.filter(~kept).select("sample_id", *ROW_KEYS, "cluster", "domain"), "curation",
+            reason=pl.format("domain {} is not kept", pl.col("domain")),
+            evidence=pl.format("cluster {} labelled {}", pl.col("cluster"), pl.col("domain")),
         ))
     by_source = labelled.group_by("source").agg(
         rows=pl.len(), kept=kept.sum(), **{d: (pl.col("domain") == d).sum() for d in DOMAINS}

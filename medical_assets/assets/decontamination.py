@@ -11,6 +11,7 @@ from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core import decontamination, healthbench
 from medical_assets.core.eval_questions import with_options_text
+from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
 
@@ -108,7 +109,8 @@ def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
     removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
     with warehouse.commit("decontaminated_traces") as stage:
         stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
-        stage.sink("decontamination_rejects", removed)
+        stage.sink("decontamination_rejects", as_rejects(
+            removed, pl.col("stage"), reason=pl.format("matches {} {}", pl.col("benchmark"), pl.col("question_id"))))
     kept = warehouse.scan("decontaminated_traces")
     rejects = warehouse.scan("decontamination_rejects")
     yield dg.MaterializeResult(asset_key="decontaminated_traces",

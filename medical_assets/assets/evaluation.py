@@ -19,6 +19,7 @@ from medical_assets.assets.generation import Chunk, Progress, generate_chunks
 from medical_assets.assets.metadata import bar_chart, leaderboard_markdown, markdown_table, reasons_markdown
 from medical_assets.core import scores
 from medical_assets.core.eval_questions import normalize_questions, prompt_template_hash, questions_hash, with_prompts
+from medical_assets.core.rejects import as_rejects
 from medical_assets.eval_sets import EVAL_SET_KEYS, EVAL_SETS, eval_set
 from medical_assets.models import loaded_revision, model_partitions, model_spec
 from medical_assets.recipe import RECIPE
@@ -68,7 +69,8 @@ def eval_questions(context: dg.AssetExecutionContext, eval_files: EvalFiles, war
             metadata={"reasons": dg.MetadataValue.md(reasons_markdown(rejects))})
     with warehouse.commit("eval_questions", spec.key) as stage:
         stage.write("eval_questions", questions)
-        stage.write("eval_question_rejects", rejects)
+        stage.write("eval_question_rejects", as_rejects(rejects, "eval_questions", source="benchmark",
+                                                        source_row="position", evidence="field"))
     unique = questions.select("question", "options").unique().height
     yield dg.MaterializeResult(
         asset_key="eval_questions",

@@ -13,6 +13,7 @@ from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
 from medical_assets.assets.progress import Progress
 from medical_assets.core import healthbench
+from medical_assets.core.rejects import as_rejects
 from medical_assets.core.scores import decoding_text
 from medical_assets.models import loaded_revision, model_partitions, model_spec
 from medical_assets.recipe import RECIPE
@@ -87,7 +88,9 @@ def healthbench_examples(context: dg.AssetExecutionContext, eval_files: EvalFile
         context.log.warning("no HealthBench file configured (MEDICAL_ASSETS_HEALTHBENCH_FILE): no conversations")
     with warehouse.commit("healthbench_examples") as stage:
         stage.write("healthbench_examples", examples)
-        stage.write("healthbench_rejects", rejects)
+        stage.write("healthbench_rejects", as_rejects(
+            rejects, "healthbench", sample_id="prompt_id", source=pl.lit("healthbench"), source_row="line",
+            evidence=pl.format("{} in {}", pl.col("field").fill_null("the whole line"), pl.col("file"))))
     yield dg.MaterializeResult(asset_key="healthbench_examples", metadata={
         "dagster/row_count": examples.height, "file": str(path) if path else "none configured",
         "lines": len(records), "rubric_items": int(examples["rubrics"].list.len().sum() or 0),

@@ -10,9 +10,10 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.metadata import markdown_table, reasons_markdown
-from medical_assets.core.canonical import REJECT_SCHEMA, TRACE_SCHEMA
+from medical_assets.core.canonical import TRACE_SCHEMA, empty_rejects
 from medical_assets.core.ingest import IngestStats, UnreadableSource, input_gate, normalize_stream
 from medical_assets.core.layouts import NOT_SELECTED
+from medical_assets.core.rejects import as_rejects
 from medical_assets.resources.sources import SourceCatalog
 from medical_assets.resources.storage import Warehouse
 from medical_assets.sources import SOURCE_NAMES, SourceSpec, source_spec
@@ -68,6 +69,16 @@ def _gate_metadata(stats: IngestStats, max_invalid_percent: float) -> dict:
     }
 
 
+def ingest_rejects(rejects: pl.DataFrame) -> pl.DataFrame:
+    """A chunk of the reader's rejects with the audit's leading columns: the evidence is the
+    source's field at fault (or the whole record) and the file it was read from."""
+    at_fault = pl.col("field").fill_null("the whole record")
+    return as_rejects(rejects, "ingest", evidence=pl.format("{} in {}", at_fault, pl.col("file")))
+
+
+INGEST_REJECT_SCHEMA = dict(ingest_rejects(empty_rejects()).schema)
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -115,13 +126,13 @@ def raw_traces(context: dg.AssetExecutionContext, config: RawTracesConfig, catal
         with (
             warehouse.commit(RAW_TRACES, spec.name) as stage,  # both tables appear together, or neither
             stage.writer(RAW_TRACES, TRACE_SCHEMA) as kept_out,
-            stage.writer(RAW_TRACE_REJECTS, REJECT_SCHEMA) as rejects_out,
+            stage.writer(RAW_TRACE_REJECTS, INGEST_REJECT_SCHEMA) as rejects_out,
         ):
             for kept, rejects in normalize_stream(
                 catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats, value_columns
             ):
                 kept_out.write(kept)
-                rejects_out.write(rejects)
+                rejects_out.write(ingest_rejects(rejects))
                 _input_gate(stats, config, origin, spec, finished=False)
                 if time.monotonic() - last_report > PROGRESS_EVERY_S:
                     last_report = time.monotonic()

@@ -12,6 +12,7 @@ from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.mix import PART_PRIORITY, cap_parts, drop_duplicates, mix_table
+from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, packaged_gguf_path
 from medical_assets.resources.storage import Warehouse
@@ -72,10 +73,13 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     tokenizer_name, tokens = _token_counts(mix, config.tokenizer)
     mix = mix.with_columns(tokens=pl.Series(tokens, dtype=pl.Int64)).sort("part", "source", "source_row")
     rejects = pl.concat([
-        duplicates.select(*ROW_KEYS, "part", reason=pl.format("duplicate of {}", pl.col("duplicate_of"))),
-        over_cap.select(*ROW_KEYS, "part", reason=pl.format("over the cap of {} rows for {} (seed {})",
-                                                             pl.col("cap"), pl.col("part"), pl.lit(config.seed))),
-    ])
+        as_rejects(duplicates.select(*ROW_KEYS, "part", "duplicate_of"), "mix",
+                   reason=pl.lit("exact duplicate"),
+                   evidence=pl.format("same prompt and response as {}", pl.col("duplicate_of"))),
+        as_rejects(over_cap.select(*ROW_KEYS, "part", "cap"), "mix",
+                   reason=pl.format("over the cap of {} rows for {}", pl.col("cap"), pl.col("part")),
+                   threshold="cap", evidence=pl.lit(f"not drawn with seed {config.seed}")),
+    ], how="diagonal")
     with warehouse.commit("sft_mix") as stage:
         stage.write("sft_mix", mix)
         stage.write("sft_mix_rejects", rejects)

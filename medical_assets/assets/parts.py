@@ -8,6 +8,7 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
+from medical_assets.core.rejects import as_rejects
 from medical_assets.core.synthetic import sample_questions
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
@@ -62,7 +63,7 @@ def math_traces(config: MathSampleConfig, warehouse: Warehouse):
     rejected = rows.join(kept.select(ROW_KEYS), on=ROW_KEYS, how="anti").select(*ROW_KEYS, reason=pl.lit(reason))
     with warehouse.commit("math_traces") as stage:
         stage.write("math_traces", kept)
-        stage.write("math_rejects", rejected.cast({"reason": pl.String}))
+        stage.write("math_rejects", as_rejects(rejected, "sampling"))
     yield dg.MaterializeResult(asset_key="math_traces", metadata={
         "dagster/row_count": kept.height, "rows_in": rows.height, "sample_size": config.sample_size, "seed": config.seed,
         "rows_by_source": dg.MetadataValue.md(markdown_table(_per_source(kept))),

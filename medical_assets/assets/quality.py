@@ -8,6 +8,7 @@ from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core.quality import apply_filters, recipe_filters, wait_count_expr, wait_threshold
+from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.storage import Warehouse
 from medical_assets.sources import SOURCES
@@ -80,7 +81,10 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
     kept, rejected = apply_filters(candidates, filters)
     with warehouse.commit("quality_traces") as stage:
         stage.sink("quality_traces", kept)
-        stage.sink("quality_rejects", rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"))
+        stage.sink("quality_rejects", as_rejects(
+            rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"), "quality",
+            reason="filter", evidence=pl.format("{} (limit {})", pl.col("value"), pl.col("threshold")),
+        ))
     stored_rejects = warehouse.scan("quality_rejects")
     funnel = _funnel(waits.len(), stored_rejects, [f.name for f in filters])
     yield dg.MaterializeResult(

@@ -16,6 +16,7 @@ from medical_assets.core.answers import extract_choices
 from medical_assets.core.canonical import TRACE_SCHEMA, sample_id
 from medical_assets.core.eval_questions import PROMPT_TEMPLATE, render_prompt
 from medical_assets.core.layouts import split_think
+from medical_assets.core.rejects import as_rejects
 from medical_assets.core.synthetic import (
     ATTEMPT_SCHEMA, outcome, sample_questions, seed_questions, still_to_try,
 )
@@ -77,7 +78,7 @@ def synthetic_seed_questions(context: dg.AssetExecutionContext, config: SeedSamp
     )
     with warehouse.commit("synthetic_seed_questions", seed_set) as stage:
         stage.write("synthetic_seed_questions", sampled)
-        stage.write("synthetic_seed_rejects", pl.concat([rejects, not_drawn]))
+        stage.write("synthetic_seed_rejects", as_rejects(pl.concat([rejects, not_drawn]), "synthetic", source="seed_set"))
     stored = warehouse.scan("synthetic_seed_rejects", [seed_set])
     yield dg.MaterializeResult(asset_key="synthetic_seed_questions", metadata={
         "dagster/row_count": sampled.height,
@@ -168,8 +169,11 @@ def synthetic_traces(context: dg.AssetExecutionContext, config: GenerationConfig
     with warehouse.commit("synthetic_traces", seed_set) as stage:
         stage.write("synthetic_traces", traces)
         stage.write("synthetic_attempts", attempts)
-        stage.write("synthetic_rejects", given_up.select("question_id", "source_row", "sample_id", "gold", "tried",
-                                                         "reason"))
+        stage.write("synthetic_rejects", as_rejects(
+            given_up.select("question_id", "source_row", "sample_id", "gold", "tried", "reason"), "synthetic",
+            source=pl.lit(seed_set), value="tried", threshold=pl.lit(config.max_attempts),
+            evidence=pl.format("gold {}", pl.col("gold")),
+        ))
     seconds = time.perf_counter() - started
     per_attempt = attempts.group_by("attempt").agg(tried=pl.len(), correct=pl.col("correct").sum(),
                                                    unreadable=pl.col("extracted").is_null().sum()).sort("attempt")

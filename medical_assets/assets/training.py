@@ -31,6 +31,7 @@ from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core import decontamination
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.dapo_prompts import DAPO_PROMPT_SCHEMA, DAPO_REJECT_SCHEMA, dapo_questions, pass_rate_split
+from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.models import ModelSpec
 from medical_assets.resources.launchers import TrainingFailed, TrainingLauncher, deepspeed_config
@@ -313,7 +314,8 @@ def dapo_prompts(context: dg.AssetExecutionContext, config: DapoPromptsConfig, w
     rejected = pl.concat(rejects, how="diagonal_relaxed") if rejects else pl.DataFrame(schema=DAPO_REJECT_SCHEMA)
     with warehouse.commit("dapo_prompts") as stage:
         stage.write("dapo_prompts", questions.select(*DAPO_PROMPT_SCHEMA).cast(DAPO_PROMPT_SCHEMA))
-        stage.write("dapo_prompt_rejects", rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA))
+        stage.write("dapo_prompt_rejects", as_rejects(rejected.select(*DAPO_REJECT_SCHEMA).cast(DAPO_REJECT_SCHEMA),
+                                                      "dapo_prompts", sample_id="prompt_id"))
     create_audit_views(warehouse)  # the prompts left out, in removed_samples
     by_source = questions.group_by("source").len("prompts").sort("source")
     reasons = rejected.group_by(pl.col("reason").str.replace(r" \(.*\)$", "")).len("rows").sort("rows", descending=True)

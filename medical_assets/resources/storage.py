@@ -30,13 +30,15 @@ import signal
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import dagster as dg
 from pydantic import Field
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
+
+from medical_assets.core.rejects import reject_column_faults
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 CURRENT = "current"
@@ -140,15 +142,17 @@ class StageCommit:
         self.warehouse, self.folder, self.partition = warehouse, folder, partition
         self.tables: list[str] = []
 
-    def _file(self, table: str) -> Path:
+    def _file(self, table: str, schema: Mapping[str, pl.DataType]) -> Path:
         if table in self.tables:
             raise ValueError(f"table {table!r} is written twice in one commit")
+        if table.endswith("_rejects") and (faults := reject_column_faults(dict(schema))):
+            raise ValueError(f"{table} does not start with the rejects columns (core/rejects.py): " + "; ".join(faults))
         self.tables.append(table)
         return self.folder / f"{table}.parquet"
 
     @contextmanager
     def writer(self, table: str, schema: dict[str, pl.DataType]) -> Iterator[ChunkWriter]:
-        chunk_writer = ChunkWriter(self._file(table), schema)
+        chunk_writer = ChunkWriter(self._file(table, schema), schema)
         try:
             yield chunk_writer
         finally:
@@ -161,7 +165,7 @@ class StageCommit:
 
     def sink(self, table: str, frame: pl.LazyFrame) -> Path:
         """Stream a lazy frame into the table's file without collecting it in memory."""
-        frame.sink_parquet(self._file(table), compression="zstd")
+        frame.sink_parquet(self._file(table, frame.collect_schema()), compression="zstd")
         return self.warehouse.table_path(table, self.partition)
 
 

@@ -150,8 +150,10 @@ def test_the_stage_labels_clusters_and_keeps_the_rows_of_kept_domains(warehouse,
     kept = warehouse.read("domain_traces")
     assert set(kept["cluster"]) == kept_clusters
     assert kept.height == clusters.filter(pl.col("cluster").is_in(kept_clusters)).height
-    for reason, domain in warehouse.read("domain_rejects").select("reason", "domain").iter_rows():
-        assert domain != kept_label and reason.endswith(f"labelled {domain}")
+    for stage, reason, evidence, domain, cluster in warehouse.read("domain_rejects").select(
+            "stage", "reason", "evidence", "domain", "cluster").iter_rows():
+        assert domain != kept_label and stage == "curation" and reason == f"domain {domain} is not kept"
+        assert evidence == f"cluster {cluster} labelled {domain}"
 
 
 def test_rows_ingested_after_clustering_fail_the_selection_with_what_to_rerun(warehouse, tmp_path, labeller):

@@ -37,7 +37,8 @@ def test_the_mix_dedups_caps_accounts_and_exports_messages(warehouse):
     rows = warehouse.read("sft_mix")
     assert dict(rows.group_by("part").len().iter_rows()) == {"curated_r1": 3, "public_medical": 1, "math": 1}
     rejects = warehouse.read("sft_mix_rejects")
-    assert rejects.filter(pl.col("sample_id") == "am_r1:0")["reason"].to_list() == ["duplicate of m23k:0"]
+    assert rejects.filter(pl.col("sample_id") == "am_r1:0").select("stage", "reason", "evidence").rows() == [
+        ("mix", "exact duplicate", "same prompt and response as m23k:0")]
     assert rejects.filter(pl.col("reason").str.starts_with("over the cap of 3 rows for curated_r1")).height == 2
     assert (rows["tokens"] > 10).all()
     meta = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}
