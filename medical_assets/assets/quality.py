@@ -67,7 +67,8 @@ def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
                      f"{RECIPE.preprocessing.wait_percentile:g}th percentile)."),
         dg.AssetSpec("quality_rejects", deps=["candidate_traces"], group_name="preprocessing", owners=OWNERS,
                      kinds={"polars", "parquet"},
-                     description="Traces removed by a quality filter: the filter, the measured value, the threshold."),
+                     description="Traces removed by a quality filter: the filter, the measured value, the threshold "
+                     "and the rule in words."),
     ],
     check_specs=[dg.AssetCheckSpec("rows_accounted", asset="quality_traces", blocking=True)],
 )
@@ -82,8 +83,8 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
     with warehouse.commit("quality_traces") as stage:
         stage.sink("quality_traces", kept)
         stage.sink("quality_rejects", as_rejects(
-            rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold"), "quality",
-            reason="filter", evidence=pl.format("{} (limit {})", pl.col("value"), pl.col("threshold")),
+            rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold", "rule"), "quality",
+            reason="filter", evidence=pl.format("measured {}, kept when {}", pl.col("value"), pl.col("rule")),
         ))
     stored_rejects = warehouse.scan("quality_rejects")
     funnel = _funnel(waits.len(), stored_rejects, [f.name for f in filters])

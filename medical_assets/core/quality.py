@@ -56,27 +56,30 @@ def wait_threshold(wait_counts: pl.Series, percentile: float) -> float:
 
 @dataclass(frozen=True)
 class TraceFilter:
-    """One quality rule: `measure` gives each row's value, `keep(value)` says which pass."""
+    """One quality rule: `measure` gives each row's value, `keep(value)` says which pass;
+    `threshold` is the limit the rule compares with and `rule` says the rule in words."""
 
     name: str
     measure: pl.Expr
     keep: Callable[[pl.Expr], pl.Expr]
-    threshold: str  # shown beside a rejection
+    threshold: float
+    rule: str
 
 
 def recipe_filters(min_words_exclusive: int, max_wait: float) -> list[TraceFilter]:
     """The three preprocessing filters of the card, in order."""
     final_answer_chars = pl.col("response").fill_null("").str.strip_chars().str.len_chars()
     return [
-        TraceFilter("complete_generation", final_answer_chars, lambda v: v > 0, "a final answer (> 0 chars)"),
+        TraceFilter("complete_generation", final_answer_chars, lambda v: v > 0, 0, "a final answer (> 0 chars)"),
         TraceFilter("prompt_words", pl.col("prompt").str.count_matches(WORD_PATTERN),
-                    lambda v: v > min_words_exclusive, f"> {min_words_exclusive} words"),
-        TraceFilter("wait_count", wait_count_expr(), lambda v: v <= max_wait, f"<= {max_wait:g}"),
+                    lambda v: v > min_words_exclusive, min_words_exclusive, f"> {min_words_exclusive} words"),
+        TraceFilter("wait_count", wait_count_expr(), lambda v: v <= max_wait, max_wait, f"<= {max_wait:g}"),
     ]
 
 
 def apply_filters(traces: pl.LazyFrame, filters: list[TraceFilter]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(kept, rejected): a rejected row carries `filter`, `value` and `threshold` of the first rule it fails.
+    """(kept, rejected): a rejected row carries `filter`, `value`, `threshold` and `rule` of the first
+    rule it fails.
 
     Both are lazy, so the caller can stream them to Parquet without holding the corpus in memory.
     """
@@ -84,13 +87,15 @@ def apply_filters(traces: pl.LazyFrame, filters: list[TraceFilter]) -> tuple[pl.
     measured = traces.with_columns(f.measure.cast(pl.Float64).alias(v) for f, v in zip(filters, values))
     reason = pl.lit(None, dtype=pl.String)
     value = pl.lit(None, dtype=pl.Float64)
-    threshold = pl.lit(None, dtype=pl.String)
+    threshold = pl.lit(None, dtype=pl.Float64)
+    rule = pl.lit(None, dtype=pl.String)
     for trace_filter, column in reversed(list(zip(filters, values))):
         failed = ~trace_filter.keep(pl.col(column))
         reason = pl.when(failed).then(pl.lit(trace_filter.name)).otherwise(reason)
         value = pl.when(failed).then(pl.col(column)).otherwise(value)
-        threshold = pl.when(failed).then(pl.lit(trace_filter.threshold)).otherwise(threshold)
-    decided = measured.with_columns(filter=reason, value=value, threshold=threshold).drop(values)
-    kept = decided.filter(pl.col("filter").is_null()).drop("filter", "value", "threshold")
+        threshold = pl.when(failed).then(pl.lit(float(trace_filter.threshold))).otherwise(threshold)
+        rule = pl.when(failed).then(pl.lit(trace_filter.rule)).otherwise(rule)
+    decided = measured.with_columns(filter=reason, value=value, threshold=threshold, rule=rule).drop(values)
+    kept = decided.filter(pl.col("filter").is_null()).drop("filter", "value", "threshold", "rule")
     rejected = decided.filter(pl.col("filter").is_not_null())
     return kept, rejected

@@ -46,7 +46,7 @@ def test_whitespace_only_answer_is_incomplete():
 
 def test_prompt_of_three_words_is_rejected():
     _, rejected = decide(traces(prompt="Explain Krebs cycle"))
-    assert rejected.select("filter", "value", "threshold").row(0) == ("prompt_words", 3.0, "> 3 words")
+    assert rejected.select("filter", "value", "threshold", "rule").row(0) == ("prompt_words", 3.0, 3.0, "> 3 words")
 
 
 def test_prompt_of_four_words_is_kept():
@@ -58,7 +58,7 @@ def test_wait_limit_is_inclusive():
     at_limit = traces(reasoning="Wait. " * 47)
     above = traces(reasoning="Wait. " * 48)
     assert decide(at_limit)[0].height == 1
-    assert decide(above)[1].select("filter", "value", "threshold").row(0) == ("wait_count", 48.0, "<= 47")
+    assert decide(above)[1].select("filter", "value", "threshold", "rule").row(0) == ("wait_count", 48.0, 47.0, "<= 47")
 
 
 def test_a_row_failing_several_filters_is_reported_by_the_first():
