@@ -1,6 +1,7 @@
 """The SFT mix: every part's decontaminated traces, exact duplicates removed, each part capped
 at its recipe count; exported as chat messages for the trainer."""
 
+import os
 import time
 
 import dagster as dg
@@ -11,7 +12,7 @@ from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.core.canonical import to_messages
-from medical_assets.core.mix import PART_PRIORITY, cap_parts, drop_duplicates, mix_table
+from medical_assets.core.mix import PART_PRIORITY, cap_parts, chat_texts, drop_duplicates, mix_table, token_lengths
 from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, packaged_gguf_path
@@ -111,7 +112,12 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
 
 
 def _token_counts(mix: pl.DataFrame, tokenizer_name: str | None) -> tuple[str, list[int]]:
-    """Tokens of each row as the trainer sees it (the chat template over user + assistant turns)."""
+    """Tokens of each row as the trainer sees it (the chat template over user + assistant turns).
+
+    The texts are made by Polars around the template's fixed parts (`core.mix.chat_texts`) and
+    encoded in batches on every core. Tokenizers' thread pool is turned on for this call only:
+    the step's process forks nothing while it runs, and it is turned off again after, so a
+    process forked later does not inherit a used pool."""
     from transformers import AutoTokenizer
 
     started = time.perf_counter()
@@ -120,13 +126,21 @@ def _token_counts(mix: pl.DataFrame, tokenizer_name: str | None) -> tuple[str, l
         tokenizer, name = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), GGUF_MODEL_NAME
     else:
         tokenizer, name = AutoTokenizer.from_pretrained(tokenizer_name), tokenizer_name
-    messages = to_messages(mix)["messages"].to_list()
-    counts: list[int] = []
-    for start in range(0, len(messages), TOKENIZE_CHUNK_ROWS):
-        texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in messages[start:start + TOKENIZE_CHUNK_ROWS]]
-        counts += [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    dg.get_dagster_logger().info(f"counted tokens of {len(counts):,} rows with {name} "
-                                 f"in {time.perf_counter() - started:.1f} s")
+    texts, rendering = chat_texts(to_messages(mix), tokenizer)
+    rendered = time.perf_counter()
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        counts = token_lengths(texts, tokenizer, TOKENIZE_CHUNK_ROWS)
+    finally:
+        if before is None:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = before
+    seconds = time.perf_counter() - started
+    dg.get_dagster_logger().info(
+        f"counted {sum(counts):,} tokens of {len(counts):,} rows with {name} in {seconds:.1f} s "
+        f"({rendered - started:.1f} s rendering by {rendering}, {sum(counts) / max(seconds, 1e-9):,.0f} tokens/s)")
     return name, counts
 
 

@@ -70,3 +70,49 @@ def mix_table(mix: pl.DataFrame, targets: Mapping[str, int]) -> pl.DataFrame:
           "share": round(counts.get(part, 0) / total, 4)} for part, target in targets.items()],
         schema={"part": pl.String, "recipe_target": pl.Int64, "rows": pl.Int64, "share": pl.Float64},
     )
+
+
+_USER, _ASSISTANT = "\x00user-turn\x00", "\x00assistant-turn\x00"  # markers no prompt holds
+CHECKED_ROWS = 64  # rows rendered both ways before the fast rendering is trusted
+
+
+def chat_template_parts(tokenizer) -> tuple[str, str, str] | None:
+    """(before the user turn, between the turns, after the assistant turn) of the tokenizer's chat
+    template, found by rendering it once around two markers; None when the template does not
+    copy the turns verbatim (it trims or rewrites them), so each row must be rendered by it."""
+    text = tokenizer.apply_chat_template([{"role": "user", "content": _USER},
+                                         {"role": "assistant", "content": _ASSISTANT}], tokenize=False)
+    if text.count(_USER) != 1 or text.count(_ASSISTANT) != 1 or text.index(_USER) > text.index(_ASSISTANT):
+        return None
+    before, rest = text.split(_USER)
+    between, after = rest.split(_ASSISTANT)
+    return before, between, after
+
+
+def chat_texts(messages: pl.DataFrame, tokenizer) -> tuple[list[str], str]:
+    """The text the trainer tokenizes for each row of `messages` (a `messages` column of
+    [user, assistant] turns), and how it was made: by Polars string expressions around the
+    template's fixed parts when the template copies the turns verbatim and the first
+    `CHECKED_ROWS` rows render identically both ways, else by the template row by row."""
+    parts = chat_template_parts(tokenizer)
+    turns = messages.select(user=pl.col("messages").list.get(0).struct.field("content"),
+                            assistant=pl.col("messages").list.get(1).struct.field("content"))
+    if parts is not None:
+        before, between, after = parts
+        texts = turns.select(pl.concat_str([pl.lit(before), pl.col("user"), pl.lit(between), pl.col("assistant"),
+                                            pl.lit(after)]))[:, 0].to_list()
+        checked = messages["messages"].head(CHECKED_ROWS).to_list()
+        if all(tokenizer.apply_chat_template(m, tokenize=False) == t for m, t in zip(checked, texts)):
+            return texts, "template parts"
+    return [tokenizer.apply_chat_template(m, tokenize=False) for m in messages["messages"].to_list()], "template per row"
+
+
+def token_lengths(texts: Sequence[str], tokenizer, chunk_rows: int = 4_096) -> list[int]:
+    """Token count of each text, no special tokens added, with the fast tokenizer's batch encoder
+    on every core (the caller turns tokenizers' thread pool on, see `assets/mix.py`)."""
+    backend = tokenizer.backend_tokenizer
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # no offsets when it can
+    lengths: list[int] = []
+    for start in range(0, len(texts), chunk_rows):
+        lengths += [len(encoding) for encoding in encode(list(texts[start:start + chunk_rows]), add_special_tokens=False)]
+    return lengths

@@ -1,6 +1,11 @@
-import polars as pl
+import copy
 
-from medical_assets.core.mix import cap_parts, drop_duplicates, mix_table
+import polars as pl
+import pytest
+
+from medical_assets.core.canonical import to_messages
+from medical_assets.core.mix import cap_parts, chat_texts, drop_duplicates, mix_table, token_lengths
+from medical_assets.resources.embedded_model import packaged_gguf_path
 
 
 def traces(rows: list[tuple[str, str, int, str, str]]) -> pl.DataFrame:
@@ -48,3 +53,39 @@ def test_the_mix_table_lists_every_part_with_its_target():
     mix = traces([("math", "m", 0, "x", "y"), ("curated_r1", "s", 0, "q", "a"), ("curated_r1", "s", 1, "r", "a")])
     table = mix_table(mix, {"curated_r1": 100, "synthetic_qa": 50, "math": 10})
     assert table.rows() == [("curated_r1", 100, 2, 0.6667), ("synthetic_qa", 50, 0, 0.0), ("math", 10, 1, 0.3333)]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    gguf = packaged_gguf_path()
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def chat_rows() -> pl.DataFrame:
+    return to_messages(pl.DataFrame({
+        "sample_id": ["a", "b", "c"],
+        "prompt": ["A 54-year-old man with chest pain.  ", "Which drug?", "Ünïcode {{ braces }} <|im_end|> inside"],
+        "reasoning": ["Think about ischemia.", None, "Wait, check twice."],
+        "response": ["\\boxed{A}", "Aspirin.", " trailing space "],
+    }))
+
+
+def test_the_fast_texts_are_the_templates_own_and_their_token_counts_the_tokenizers(tokenizer):
+    rows = chat_rows()
+    texts, rendering = chat_texts(rows, tokenizer)
+    assert rendering == "template parts"
+    assert texts == [tokenizer.apply_chat_template(m, tokenize=False) for m in rows["messages"].to_list()]
+    assert token_lengths(texts, tokenizer, chunk_rows=2) == [
+        len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def test_a_template_that_rewrites_the_turns_is_rendered_row_by_row(tokenizer):
+    trimming = copy.deepcopy(tokenizer)
+    trimming.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}</{{ m.role }}>{% endfor %}"
+    rows = chat_rows()
+    texts, rendering = chat_texts(rows, trimming)
+    assert rendering == "template per row"
+    assert texts[0] == "<user>A 54-year-old man with chest pain.</user><assistant>" + texts[0].split("<assistant>")[1]
+    assert texts == [trimming.apply_chat_template(m, tokenize=False) for m in rows["messages"].to_list()]
