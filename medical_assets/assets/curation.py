@@ -77,9 +77,10 @@ class DomainConfig(dg.Config):
 def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, warehouse: Warehouse):
     """Each R1 prompt embedded (all-MiniLM-L6-v2 by default, 384-d, L2-normalized float32, stored as a
     fixed-size array column). Incremental: rows whose `sample_id` was embedded before by the same
-    embedder are reused, so a grown source embeds only its new rows."""
+    embedder are reused, so a grown source embeds only its new rows. Reads only the ids and
+    prompts of the partition (not its reasoning and responses) and writes in chunks."""
     source = context.partition_key
-    rows = warehouse.read("raw_traces", [source]).select("sample_id", *ROW_KEYS, "prompt")
+    rows = warehouse.scan("raw_traces", [source]).select("sample_id", *ROW_KEYS, "prompt").collect()
     info = embedder.describe()
     name = f"{info['model']} ({info['precision']})"
     dim = info["dimension"]
