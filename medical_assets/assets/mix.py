@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import markdown_table
+from medical_assets.core import charts
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.mix import PART_PRIORITY, cap_parts, chat_texts, drop_duplicates, mix_table, token_lengths
 from medical_assets.core.rejects import as_rejects
@@ -92,6 +93,9 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         "dagster/row_count": mix.height,
         "mix": dg.MetadataValue.md(markdown_table(table)),
         "token_lengths": dg.MetadataValue.md(_length_histogram(mix["tokens"])),
+        "token_length_chart": dg.MetadataValue.md(charts.markdown_image(
+            charts.token_length_histogram(mix["tokens"].to_list(), config.max_length),
+            "prompt + response tokens per row with the SFT max length")),
         "tokenizer": tokenizer_name,
         "tokens_total": int(mix["tokens"].sum()),
         "rows_above_max_length": above,

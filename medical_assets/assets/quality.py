@@ -7,6 +7,7 @@ from pydantic import Field
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.assets.synthetic import SEED_SETS
+from medical_assets.core import charts
 from medical_assets.core.quality import apply_filters, recipe_filters, wait_count_expr, wait_threshold
 from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
@@ -97,6 +98,9 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
             "wait_limit_measured": measured_limit,
             "wait_limit_card": RECIPE.preprocessing.max_wait_count,
             "wait_histogram": dg.MetadataValue.md(_histogram(waits)),
+            "wait_chart": dg.MetadataValue.md(charts.markdown_image(
+                charts.wait_histogram(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count),
+                "Wait count per trace with the limit used and the card's")),
             "funnel": dg.MetadataValue.md(markdown_table(funnel)),
         },
     )
