@@ -5,6 +5,7 @@ source row is accounted for."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from medical_assets.core.rejects import REJECT_COLUMNS
 from medical_assets.demo import EXAMPLE_QUERIES, PROFILES, demo_steps
 from medical_assets.eval_sets import EVAL_SET_KEYS
 from medical_assets.sources import SOURCE_NAMES
@@ -238,3 +240,27 @@ def test_the_demo_scores_both_verdicts_and_explains_every_disagreement(demo_home
         strict = con.execute("SELECT MedQA_strict FROM leaderboard WHERE NOT reference").fetchall()
     assert scored == with_both == 10 and differ == explained
     assert strict and strict[0][0] is not None
+
+
+@pytest.mark.parametrize("asset, key", [("quality_traces", "wait_chart"), ("sft_mix", "token_length_chart"),
+                                        ("leaderboard", "accuracy_chart")])
+def test_the_demo_charts_are_png_images_in_the_metadata(demo_home, asset, key):
+    home, _ = demo_home
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    metadata = instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+    image = metadata[key].value
+    assert image.startswith("![") and "](data:image/png;base64," in image
+    png = base64.b64decode(image.split(",", 1)[1].removesuffix(")"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_rejects_table_of_the_demo_starts_with_the_audit_columns(demo_home):
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        tables = [name for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%_rejects'").fetchall()]
+        leading = {name: [c for (c, *_) in con.execute(f"DESCRIBE {name}").fetchall()][:len(REJECT_COLUMNS)]
+                   for name in tables}
+        stages = dict(con.execute("SELECT stage, count(*) FROM removed_samples GROUP BY stage").fetchall())
+    assert len(tables) >= 10 and all(columns == list(REJECT_COLUMNS) for columns in leading.values()), leading
+    assert {"ingest", "curation", "synthetic", "quality", "ngram", "mix", "dapo_prompts"} <= set(stages)

@@ -65,7 +65,8 @@ def accuracy_chart(models: Sequence[str], benchmarks: Sequence[str], accuracy: S
         values = [v if v is not None else float("nan") for v in accuracy[index]]
         errors = [[(v - lo) if v is not None and lo is not None else 0 for v, lo in zip(accuracy[index], low[index])],
                   [(hi - v) if v is not None and hi is not None else 0 for v, hi in zip(accuracy[index], high[index])]]
-        axes.bar(xs, values, width, yerr=errors, capsize=2, label=model)
+        known = any(lo is not None for lo in low[index])
+        axes.bar(xs, values, width, yerr=errors if known else None, capsize=2 if known else 0, label=model)
     axes.set_xticks(range(len(benchmarks)), benchmarks, rotation=30, ha="right")
     axes.set(title="Accuracy per benchmark (95% intervals)", xlabel="benchmark", ylabel="accuracy (%)", ylim=(0, 100))
     axes.legend(fontsize="small")
