@@ -135,7 +135,8 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts", "dapo_prompt_rejects"], None),
               (["dapo_checkpoint"], None)]
     steps += [(["eval_responses", "benchmark_scores"], key) for key in evaluation_partitions(EMBEDDED_MODEL)]
-    steps += [(["healthbench_grades", "healthbench_scores"], EMBEDDED_MODEL), (["leaderboard"], None)]
+    steps += [(["healthbench_grades", "healthbench_scores"], EMBEDDED_MODEL), (["leaderboard"], None),
+              (["model_card"], None)]
     return steps
 
 

@@ -242,16 +242,26 @@ def test_the_demo_scores_both_verdicts_and_explains_every_disagreement(demo_home
     assert strict and strict[0][0] is not None
 
 
-@pytest.mark.parametrize("asset, key", [("quality_traces", "wait_chart"), ("sft_mix", "token_length_chart"),
-                                        ("leaderboard", "accuracy_chart")])
-def test_the_demo_charts_are_png_images_in_the_metadata(demo_home, asset, key):
-    home, _ = demo_home
+CHARTS = [("prompt_clusters", "cluster_size_chart"), ("cluster_domains", "domain_chart"),
+          ("quality_traces", "wait_chart"), ("sft_mix", "token_length_chart"), ("contamination_report", "funnel_chart"),
+          ("sft_checkpoint", "training_chart"), ("dapo_checkpoint", "training_chart"), ("leaderboard", "accuracy_chart")]
+
+
+def latest_metadata(home: Path, asset: str) -> dict:
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
-    metadata = instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+    return instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+
+
+@pytest.mark.parametrize("asset, key", CHARTS)
+def test_the_demo_charts_are_png_images_in_the_metadata_with_their_numbers_beside(demo_home, asset, key):
+    home, _ = demo_home
+    metadata = latest_metadata(home, asset)
     image = metadata[key].value
     assert image.startswith("![") and "](data:image/png;base64," in image
-    png = base64.b64decode(image.split(",", 1)[1].removesuffix(")"))
+    png = base64.b64decode(image.split(";base64,", 1)[1].removesuffix(")"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    numbers = metadata[f"{key}_data"]
+    assert isinstance(numbers, dg.TableMetadataValue) and numbers.records and numbers.schema.columns
 
 
 def test_every_rejects_table_of_the_demo_starts_with_the_audit_columns(demo_home):

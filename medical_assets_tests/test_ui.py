@@ -1,12 +1,12 @@
 """The Dagster UI in a real browser: headless Chromium, driven by Playwright, on a
 `dagster-webserver` over a data home that the demo filled. The asset graph lists every
-stage, asset pages show their metadata, and a run launched through the webserver's GraphQL
-API shows up as the asset's latest materialization.
+stage, asset pages show their metadata (charts as PNG images, the model card), and a run
+launched through the webserver's GraphQL API shows up as the asset's latest materialization.
 
 Full-page screenshots of every page go to $MEDICAL_ASSETS_TEST_ARTIFACTS (default:
 test-artifacts/ui/ in the repository). MEDICAL_ASSETS_UI_TEST_HOME=<data home> runs the
 test over that home instead of building the demo's (it needs materializations of
-raw_traces, source_summary and leaderboard)."""
+raw_traces, source_summary, leaderboard, the charted assets and model_card)."""
 
 from __future__ import annotations
 
@@ -197,6 +197,44 @@ def test_leaderboard_events_show_its_markdown_table(page, webserver):
     _screenshot(page, "leaderboard-events")
 
 
+@pytest.mark.parametrize("asset, key", [("quality_traces", "wait_chart"), ("contamination_report", "funnel_chart"),
+                                        ("sft_checkpoint", "training_chart")])
+def test_a_chart_renders_as_an_image_on_its_asset_page(page, webserver, asset, key):
+    """The chart's Markdown (a PNG data URI) opens from its metadata row and the image decodes."""
+    page.goto(f"{webserver.url}/assets/{asset}?view=events")
+    row = page.get_by_role("row", name=re.compile(rf"^{key}\b"))
+    row.get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog")
+    image = dialog.locator(".dagster-markdown img")
+    sync_api.expect(image).to_have_count(1)
+    sync_api.expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.wait_for_function("img => img.complete", arg=image.element_handle())
+    assert image.evaluate("img => img.naturalWidth") > 0 and image.evaluate("img => img.naturalHeight") > 0
+    dialog.screenshot(path=_artifact(f"chart-{asset}-{key}"))
+    page.keyboard.press("Escape")
+    data = page.get_by_role("row", name=re.compile(rf"^{key}_data\b"))
+    sync_api.expect(data.locator("table").first).to_be_visible()  # its numbers beside it, as a Dagster table
+    _screenshot(page, f"{asset}-events")
+
+
+def test_the_model_card_markdown_shows_on_its_asset_page(page, webserver):
+    with dg.DagsterInstance.from_config(str(webserver.home / "dagster")) as instance:
+        card = instance.get_latest_materialization_event(dg.AssetKey("model_card")).asset_materialization.metadata[
+            "card"].value
+    sections = re.findall(r"^## (.+)$", card, flags=re.M)
+    benchmarks = len(EVAL_SETS) + 1  # and Avg
+    page.goto(f"{webserver.url}/assets/model_card?view=events")
+    page.get_by_role("row", name=re.compile(r"^card\b")).get_by_text("[Show Markdown]").click()
+    markdown = page.get_by_role("dialog").locator(".dagster-markdown")
+    sync_api.expect(markdown.locator("h1")).to_have_text(card.splitlines()[0].removeprefix("# "))
+    sync_api.expect(markdown.locator("h2")).to_have_text(sections)
+    evaluation = markdown.locator("table", has=page.get_by_role("columnheader", name="strict", exact=True))
+    sync_api.expect(evaluation.locator("tbody tr")).to_have_count(benchmarks)
+    sync_api.expect(evaluation.locator("tbody tr td:first-child")).to_have_text(
+        [spec.column for spec in EVAL_SETS] + ["Avg"])
+    page.get_by_role("dialog").screenshot(path=_artifact("model_card"))
+
+
 def test_run_launched_through_the_webserver_is_the_latest_materialization(page, webserver):
     client = DagsterGraphQLClient("127.0.0.1", port_number=webserver.port, timeout=60)
     run_id = client.submit_job_execution(
@@ -257,9 +295,13 @@ def _graph_node(page, asset: str):
     return page.locator("svg foreignObject", has=page.get_by_text(asset, exact=True)).first
 
 
-def _screenshot(page, name: str) -> None:
+def _artifact(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    return ARTIFACTS / f"{name}.png"
+
+
+def _screenshot(page, name: str) -> None:
+    page.screenshot(path=_artifact(name), full_page=True)
 
 
 def _free_port() -> int:

@@ -10,8 +10,9 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
-from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.metadata import chart_metadata, markdown_table
 from medical_assets.assets.progress import Progress
+from medical_assets.core import charts
 from medical_assets.core.clustering import (
     CONTENT_FREE_QUESTIONS, DOMAIN_INSTRUCTIONS, DOMAINS, agreement, calibrate, domain_prompt, label_probabilities, nearest_exemplars,
     probability_struct, spherical_kmeans, vote,
@@ -151,6 +152,7 @@ def prompt_clusters(context: dg.AssetExecutionContext, config: ClusteringConfig,
         "seed": config.seed,
         "niter": config.niter,
         "cluster_sizes": dg.MetadataValue.md(_size_histogram(sizes, config.n_clusters)),
+        **_size_chart(sizes, config.n_clusters),
     })
 
 
@@ -173,6 +175,15 @@ def _size_histogram(sizes: pl.Series, n_clusters: int) -> str:
     summary = (f"min {sizes.min()}, median {sizes.median():g}, max {sizes.max()}, "
                f"singletons {int((sizes == 1).sum())}\n\n")
     return summary + markdown_table(pl.DataFrame(rows), max_rows=64)
+
+
+def _size_chart(sizes: pl.Series, n_clusters: int) -> dict:
+    """Cluster sizes as a log-scale histogram, with its bins' counts beside it."""
+    power = sizes.cast(pl.Float64).log(2).floor().cast(pl.Int64)
+    bins = pl.DataFrame({"power": power}).group_by("power").len("clusters").sort("power").select(
+        rows_from=pl.lit(2) ** pl.col("power"), rows_to=pl.lit(2) ** (pl.col("power") + 1) - 1, clusters="clusters")
+    return chart_metadata("cluster_size_chart", charts.cluster_size_histogram(sizes.to_list(), n_clusters - sizes.len()),
+                          "clusters per size, log scales", bins)
 
 
 @dg.asset(deps=["prompt_clusters", "raw_traces"], group_name="curation", owners=OWNERS, kinds={"polars", "parquet"})
@@ -257,6 +268,7 @@ def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, w
         "dagster/row_count": domains.height,
         "ties_broken": int(domains["tie_broken"].sum()),
         "clusters_by_domain": dg.MetadataValue.md(markdown_table(counts)),
+        **_domain_chart(domains, warehouse),
     }
     if catalog.mode == "demo":
         assigned = warehouse.read("prompt_clusters").join(domains.select("cluster", "domain"), on="cluster")
@@ -264,6 +276,19 @@ def cluster_domains(context: dg.AssetExecutionContext, catalog: SourceCatalog, w
         metadata |= {f"agreement_{key}": round(value, 4) for key, value in score.items()}
         context.log.info(f"cluster labels vs the demo corpus's known domains: {score}")
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _domain_chart(domains: pl.DataFrame, warehouse: Warehouse) -> dict:
+    """Clusters and rows per labelled domain (the recipe's kept domains in colour), the counts beside."""
+    sizes = warehouse.scan("prompt_clusters").group_by("cluster").len("rows")
+    per_domain = (domains.lazy().select("cluster", "domain").join(sizes, on="cluster", how="left")
+                  .group_by("domain").agg(clusters=pl.len(), rows=pl.col("rows").sum().cast(pl.Int64))
+                  .sort("rows", "domain", descending=[True, False]).collect())
+    kept = RECIPE.curation.kept_domains
+    figure = charts.domain_bars(per_domain["domain"].to_list(), per_domain["clusters"].to_list(),
+                                per_domain["rows"].to_list(), kept)
+    return chart_metadata("domain_chart", figure, "clusters and rows per labelled domain",
+                          per_domain.with_columns(kept=pl.col("domain").is_in(kept)))
 
 
 @dg.multi_asset(
@@ -305,6 +330,7 @@ def domain_traces(context: dg.AssetExecutionContext, config: DomainConfig, wareh
     ).sort("source").collect()
     yield dg.MaterializeResult(asset_key="domain_traces", metadata={
         "dagster/row_count": warehouse.count("domain_traces"),
+        "rows_removed": warehouse.count("domain_rejects"),
         "kept_domains": config.kept_domains,
         "rows_by_source_and_domain": dg.MetadataValue.md(markdown_table(by_source)),
     })

@@ -8,8 +8,9 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.audit import create_audit_views
-from medical_assets.assets.metadata import markdown_table
-from medical_assets.core import decontamination, healthbench
+from medical_assets.assets.metadata import chart_metadata, markdown_table
+from medical_assets.assets.progress import Progress
+from medical_assets.core import charts, decontamination, healthbench
 from medical_assets.core.eval_questions import with_options_text
 from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
@@ -45,23 +46,29 @@ def eval_texts(warehouse: Warehouse) -> pl.DataFrame:
 
 @dg.asset(deps=["quality_traces", "eval_questions", "healthbench_examples"], group_name="decontamination",
           owners=OWNERS, kinds={"polars", "parquet"})
-def ngram_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def ngram_matches(context: dg.AssetExecutionContext, config: DecontaminationConfig,
+                  warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
     question_id) with the n-gram."""
-    hits = decontamination.ngram_matches(_train(warehouse), eval_texts(warehouse), n=config.ngram_size)
+    progress = Progress(context.log, "prompts checked for shared n-grams", 0)
+    hits = decontamination.ngram_matches(_train(warehouse), eval_texts(warehouse), n=config.ngram_size,
+                                         progress=progress.update)
     warehouse.write("ngram_matches", hits)
-    return dg.MaterializeResult(metadata=_hit_metadata(hits))
+    return dg.MaterializeResult(metadata={**_hit_metadata(hits), "ngram_size": config.ngram_size})
 
 
 @dg.asset(deps=["quality_traces", "eval_questions", "healthbench_examples"], group_name="decontamination",
           owners=OWNERS, kinds={"polars", "parquet"})
-def fuzzy_matches(config: DecontaminationConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def fuzzy_matches(context: dg.AssetExecutionContext, config: DecontaminationConfig,
+                  warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
-    hits = decontamination.fuzzy_matches(_train(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold)
+    progress = Progress(context.log, "distinct prompts fuzzy-matched", 0)
+    hits = decontamination.fuzzy_matches(_train(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold,
+                                         progress=progress.update)
     warehouse.write("fuzzy_matches", hits)
-    return dg.MaterializeResult(metadata=_hit_metadata(hits))
+    return dg.MaterializeResult(metadata={**_hit_metadata(hits), "fuzzy_threshold": config.fuzzy_threshold})
 
 
 def _hit_metadata(hits: pl.DataFrame) -> dict:
@@ -164,4 +171,18 @@ def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
         "dagster/row_count": report.height,
         "report": dg.MetadataValue.md(markdown_table(report, max_rows=200)),
         "funnel": dg.MetadataValue.md(markdown_table(funnel, max_rows=50)),
+        "contaminated_samples": int(funnel["contamination_removed"].sum()),
+        **_funnel_chart(funnel),
     })
+
+
+# source_funnel's columns of rows that left at a stage, in stage order, then the rows kept
+FUNNEL_STAGES = ("ingest_rejected", "domain_removed", "sampled_out", "synthetic_dropped", "quality_removed",
+                 "contamination_removed", "kept")
+
+
+def _funnel_chart(funnel: pl.DataFrame) -> dict:
+    """Rows per source as stacked bars, one segment per stage that removed rows and the rows kept."""
+    figure = charts.funnel_bars([f"{part} / {source}" for part, source in funnel.select("part", "source").iter_rows()],
+                                list(FUNNEL_STAGES), [list(row) for row in funnel.select(FUNNEL_STAGES).iter_rows()])
+    return chart_metadata("funnel_chart", figure, "rows per source by the stage they ended at", funnel)

@@ -16,7 +16,9 @@ from pydantic import Field
 
 from medical_assets.assets.accounting import positions, row_accounting_check
 from medical_assets.assets.generation import Chunk, Progress, generate_chunks
-from medical_assets.assets.metadata import bar_chart, leaderboard_markdown, markdown_table, reasons_markdown
+from medical_assets.assets.metadata import (
+    bar_chart, chart_metadata, leaderboard_markdown, markdown_table, reasons_markdown,
+)
 from medical_assets.core import charts
 from medical_assets.core import scores
 from medical_assets.core.eval_questions import normalize_questions, prompt_template_hash, questions_hash, with_prompts
@@ -288,17 +290,19 @@ def leaderboard(warehouse: Warehouse) -> dg.MaterializeResult:
         "dagster/row_count": table.height,
         "table": dg.MetadataValue.md(leaderboard_markdown(table, columns)),
         "chart": dg.MetadataValue.md(bar_chart(table, columns)),
-        "accuracy_chart": dg.MetadataValue.md(_accuracy_chart(table, columns)),
+        **_accuracy_chart(table, columns),
         **{f"{row['model']} Avg": row["Avg"] for row in table.filter(~pl.col("reference")).iter_rows(named=True)
            if row["Avg"] is not None},
     })
 
 
-def _accuracy_chart(table: pl.DataFrame, columns: list[str]) -> str:
-    """Accuracy per benchmark with 95% intervals, every model beside the card's reference rows."""
+def _accuracy_chart(table: pl.DataFrame, columns: list[str]) -> dict:
+    """Accuracy per benchmark with 95% intervals, every model beside the card's reference rows;
+    each model's accuracy and interval per benchmark beside the chart."""
     rows = table.iter_rows(named=True)
     values = [(row["model"], [row[c] for c in columns], [row[f"{c}_low"] for c in columns],
                [row[f"{c}_high"] for c in columns]) for row in rows]
     models, accuracy, low, high = (list(x) for x in zip(*values)) if values else ([], [], [], [])
-    return charts.markdown_image(charts.accuracy_chart(models, columns, accuracy, low, high),
-                                 "accuracy per benchmark with 95% intervals")
+    numbers = table.select("model", "reference", *[f"{c}{suffix}" for c in columns for suffix in ("", "_low", "_high")])
+    return chart_metadata("accuracy_chart", charts.accuracy_chart(models, columns, accuracy, low, high),
+                          "accuracy per benchmark with 95% intervals", numbers)

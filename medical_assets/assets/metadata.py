@@ -1,8 +1,31 @@
-"""What the Dagster UI shows of a table: Markdown tables of counts and previews."""
+"""What the Dagster UI shows of a table: Markdown tables of counts and previews, Dagster tables
+with a schema, and charts (PNG images in Markdown) with their numbers beside them."""
 
 from __future__ import annotations
 
+import dagster as dg
 import polars as pl
+from matplotlib.figure import Figure
+
+from medical_assets.core import charts
+
+_TABLE_TYPES = {pl.Boolean: "bool", pl.String: "string"}
+
+
+def table_value(frame: pl.DataFrame) -> dg.TableMetadataValue:
+    """The frame as Dagster table metadata, its columns typed (the UI renders it as a table)."""
+    def kind(dtype: pl.DataType) -> str:
+        return "int" if dtype.is_integer() else "float" if dtype.is_float() else _TABLE_TYPES.get(dtype.base_type(), "string")
+
+    plain = frame.with_columns(pl.col(c).cast(pl.String) for c, t in frame.schema.items()
+                               if kind(t) == "string" and t != pl.String)
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind(dtype)) for name, dtype in frame.schema.items()])
+    return dg.MetadataValue.table([dg.TableRecord(row) for row in plain.iter_rows(named=True)], schema=schema)
+
+
+def chart_metadata(key: str, figure: Figure, alt: str, numbers: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """A chart as a Markdown PNG image under `key` and the numbers it shows as a table under `<key>_data`."""
+    return {key: dg.MetadataValue.md(charts.markdown_image(figure, alt)), f"{key}_data": table_value(numbers)}
 
 
 def markdown_table(frame: pl.DataFrame, max_rows: int = 20, max_chars: int = 80) -> str:

@@ -5,12 +5,13 @@ import os
 import time
 
 import dagster as dg
+import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
 from medical_assets.assets.audit import create_audit_views
-from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.metadata import chart_metadata, markdown_table
 from medical_assets.core import charts
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.mix import PART_PRIORITY, cap_parts, chat_texts, drop_duplicates, mix_table, token_lengths
@@ -93,9 +94,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         "dagster/row_count": mix.height,
         "mix": dg.MetadataValue.md(markdown_table(table)),
         "token_lengths": dg.MetadataValue.md(_length_histogram(mix["tokens"])),
-        "token_length_chart": dg.MetadataValue.md(charts.markdown_image(
-            charts.token_length_histogram(mix["tokens"].to_list(), config.max_length),
-            "prompt + response tokens per row with the SFT max length")),
+        **_length_chart(mix["tokens"], config.max_length),
         "tokenizer": tokenizer_name,
         "tokens_total": int(mix["tokens"].sum()),
         "rows_above_max_length": above,
@@ -146,6 +145,16 @@ def _token_counts(mix: pl.DataFrame, tokenizer_name: str | None) -> tuple[str, l
         f"counted {sum(counts):,} tokens of {len(counts):,} rows with {name} in {seconds:.1f} s "
         f"({rendered - started:.1f} s rendering by {rendering}, {sum(counts) / max(seconds, 1e-9):,.0f} tokens/s)")
     return name, counts
+
+
+def _length_chart(tokens: pl.Series, max_length: int) -> dict:
+    """Tokens per row as a histogram with the SFT max length as a line; the histogram's bins beside it."""
+    figure = charts.token_length_histogram(tokens.to_list(), max_length)
+    counts, edges = np.histogram(tokens.to_numpy(), bins=charts.TOKEN_BINS) if tokens.len() else ([], [0])
+    bins = pl.DataFrame({"tokens_from": edges[:-1], "tokens_to": edges[1:], "rows": counts},
+                        schema={"tokens_from": pl.Float64, "tokens_to": pl.Float64, "rows": pl.Int64})
+    return chart_metadata("token_length_chart", figure, "prompt + response tokens per row with the SFT max length",
+                          bins.filter(pl.col("rows") > 0))
 
 
 def _length_histogram(tokens: pl.Series) -> str:

@@ -25,3 +25,8 @@ class Progress:
             rate = self.done / max(now - self.started, 1e-9)
             left = (self.total - self.done) / rate if rate > 0 else float("inf")
             self.log.info(f"{self.what}: {self.done:,} / {self.total:,} ({rate:,.2f}/s, about {left:,.0f} s left)")
+
+    def update(self, done: int, total: int) -> None:
+        """`done` of `total` so far (a callback for work that counts its own total), logged as `advance` logs."""
+        self.total = total
+        self.advance(done - self.done)

@@ -1,11 +1,12 @@
 """Preprocessing: every trace that can reach the mix passes the recipe's quality filters."""
 
 import dagster as dg
+import numpy as np
 import polars as pl
 from pydantic import Field
 
 from medical_assets.assets.accounting import row_accounting_check
-from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.metadata import chart_metadata, markdown_table, table_value
 from medical_assets.assets.synthetic import SEED_SETS
 from medical_assets.core import charts
 from medical_assets.core.quality import apply_filters, recipe_filters, wait_count_expr, wait_threshold
@@ -93,15 +94,16 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
         asset_key="quality_traces",
         metadata={
             "dagster/row_count": warehouse.count("quality_traces"),
+            "rows_removed": warehouse.count("quality_rejects"),
             "wait_limit": limit,
             "wait_percentile": config.wait_percentile,
             "wait_limit_measured": measured_limit,
             "wait_limit_card": RECIPE.preprocessing.max_wait_count,
             "wait_histogram": dg.MetadataValue.md(_histogram(waits)),
-            "wait_chart": dg.MetadataValue.md(charts.markdown_image(
-                charts.wait_histogram(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count),
-                "Wait count per trace with the limit used and the card's")),
+            **_wait_chart(waits, limit),
             "funnel": dg.MetadataValue.md(markdown_table(funnel)),
+            "filters": table_value(funnel.with_columns(threshold=pl.Series([float(f.threshold) for f in filters]),
+                                                       rule=pl.Series([f.rule for f in filters]))),
         },
     )
     yield dg.MaterializeResult(
@@ -119,6 +121,17 @@ def _funnel(rows_in: int, rejects: pl.LazyFrame, filter_names: list[str]) -> pl.
         rows.append({"filter": name, "rows_in": remaining, "removed": removed, "rows_out": remaining - removed})
         remaining -= removed
     return pl.DataFrame(rows)
+
+
+def _wait_chart(waits: pl.Series, limit: float) -> dict:
+    """The Wait histogram with the limit used and the card's as lines; traces per Wait count beside it."""
+    figure = charts.wait_histogram(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count)
+    edges = charts.wait_bin_edges(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count)
+    counts, _ = np.histogram(waits.to_numpy(), bins=edges)
+    bins = pl.DataFrame({"wait_from": edges[:-1], "wait_to": edges[1:], "traces": counts},
+                        schema={"wait_from": pl.Float64, "wait_to": pl.Float64, "traces": pl.Int64})
+    return chart_metadata("wait_chart", figure, "Wait count per trace with the limit used and the card's",
+                          bins.filter(pl.col("traces") > 0))
 
 
 def _histogram(waits: pl.Series) -> str:

@@ -26,9 +26,9 @@ from pydantic import Field
 
 from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.decontamination import DecontaminationConfig, eval_texts
-from medical_assets.assets.metadata import markdown_table
+from medical_assets.assets.metadata import chart_metadata, markdown_table
 from medical_assets.assets.synthetic import SEED_SETS
-from medical_assets.core import decontamination
+from medical_assets.core import charts, decontamination
 from medical_assets.core.canonical import to_messages
 from medical_assets.core.dapo_prompts import DAPO_PROMPT_SCHEMA, DAPO_REJECT_SCHEMA, dapo_questions, pass_rate_split
 from medical_assets.core.rejects import as_rejects
@@ -156,6 +156,28 @@ def _run_hash(settings: dict, sample_ids: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+# The training charts: panel -> the logged series drawn in it (train/reporting.py LOGGED_KEYS).
+SFT_PANELS = {"loss": ("loss",), "learning rate": ("learning_rate",), "tokens/s": ("tokens_per_s",)}
+DAPO_PANELS = {"reward": ("reward", "reward_std"),
+               "groups per batch": ("dynamic_sampling/kept_groups", "dynamic_sampling/padded_groups"),
+               "clip ratio": ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"),
+               "loss": ("loss",)}
+
+
+def _training_chart(title: str, reported: dict, panels: dict[str, tuple[str, ...]]) -> dict:
+    """The curves of the logged steps the training process reported (`history`), one panel per
+    quantity, with every step's values beside them."""
+    history = reported.get("history")
+    rows = list(history.value) if history is not None else []
+    columns = list(dict.fromkeys(key for keys in panels.values() for key in keys))
+    steps = [row["step"] for row in rows]
+    figure = charts.training_curves(title, steps, {
+        label: {key.split("/")[-1]: [row.get(key) for row in rows] for key in keys} for label, keys in panels.items()})
+    numbers = pl.DataFrame([{"step": int(row["step"]), **{key: row.get(key) for key in columns}} for row in rows],
+                           schema={"step": pl.Int64, **{key: pl.Float64 for key in columns}}, orient="row")
+    return chart_metadata("training_chart", figure, f"{title}: curves per optimizer step", numbers)
+
+
 def _refuse(error: plan.PlanError) -> dg.Failure:
     return dg.Failure(description=f"refusing to start: {error}", allow_retries=False)
 
@@ -207,6 +229,8 @@ def sft_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, ware
     return dg.MaterializeResult(metadata={
         **reported, "rows": examples.height, "base_model": base, "gradient_accumulation_steps": accumulation,
         "run_dir": dg.MetadataValue.path(str(run_dir)),
+        "hyperparameters": dg.MetadataValue.json({**settings, "gradient_accumulation_steps": accumulation}),
+        **_training_chart("SFT", reported, SFT_PANELS),
     })
 
 
@@ -392,5 +416,6 @@ def dapo_checkpoint(context: dg.AssetExecutionContext, config: DapoRunConfig, wa
     reported = _run_training(context, training_launcher, "medical_assets.train.dapo", config, run_dir, extras)
     return dg.MaterializeResult(metadata={
         **reported, "prompts": prompts.height, "policy": policy, "generation_backend": backend,
-        "run_dir": dg.MetadataValue.path(str(run_dir)),
+        "run_dir": dg.MetadataValue.path(str(run_dir)), "hyperparameters": dg.MetadataValue.json(settings),
+        **_training_chart("DAPO", reported, DAPO_PANELS),
     })

@@ -30,6 +30,8 @@ pruned with exact upper bounds on `fuzz.ratio` before rapidfuzz scores the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
@@ -226,7 +228,8 @@ def _whole_texts(words: pl.Series, rows: np.ndarray, n_rows: int, below: int) ->
     return frame.group_by("row", maintain_order=True).agg(pl.col("word").str.join(" ").alias("text"))
 
 
-def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE) -> pl.DataFrame:
+def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE,
+                  progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
     """Training prompts that share a word n-gram with an eval question (recipe: decontamination, 10-gram overlap).
 
     Normalization is open-r1's: `text.lower().split()` (Python's whitespace),
@@ -240,6 +243,7 @@ def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE)
     normalized question or question + options (the n-gram test at its own
     length m < n, but against the whole eval text, so "Why?" never matches).
     Questions with fewer than n words can only be matched that way.
+    `progress(prompts done, prompts)` is called after each chunk of prompts.
     """
     if n < 1:
         raise ValueError(f"n-gram size must be at least 1, got {n}")
@@ -275,6 +279,8 @@ def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE)
         short = short.select(train_row=pl.col("row") + offset, eval_row="eval_row", t_start=pl.lit(0, pl.Int64),
                              ngram="text")
         found.append(pl.concat([hits, short], how="vertical_relaxed"))
+        if progress is not None:
+            progress(offset + len(chunk), train.height)
     return _evidence(pl.concat(found, how="vertical_relaxed"), train, evals, order="t_start").select(
         list(NGRAM_MATCH_SCHEMA))
 
@@ -438,7 +444,8 @@ def _length_window(lengths: np.ndarray, threshold: float) -> tuple[float, float]
     return lengths.min() * r / (2 - r) - slack, lengths.max() * (2 - r) / r + slack
 
 
-def _fuzzy_pairs(prompts: list[str], questions: list[str], threshold: float) -> pl.DataFrame:
+def _fuzzy_pairs(prompts: list[str], questions: list[str], threshold: float,
+                 progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
     """`p, q, score` for every pair of texts with fuzz.ratio >= threshold (the brute-force set, computed faster)."""
     empty = pl.DataFrame(schema={"p": pl.Int64(), "q": pl.Int64(), "score": pl.Float64()})
     if not prompts or not questions or threshold > 100:
@@ -481,12 +488,15 @@ def _fuzzy_pairs(prompts: list[str], questions: list[str], threshold: float) -> 
                 pending.append((chunk[start + p_local], first + q_local))
             if sum(len(p) for p, _ in pending) >= _FUZZY_FLUSH_PAIRS:
                 score_pending()
+        if progress is not None:
+            progress(chunk_start + len(chunk), len(p_order))
     if pending:
         score_pending()
     return pl.concat(found) if found else empty
 
 
-def fuzzy_matches(train: pl.DataFrame, evals: pl.DataFrame, threshold: float = FUZZY_THRESHOLD) -> pl.DataFrame:
+def fuzzy_matches(train: pl.DataFrame, evals: pl.DataFrame, threshold: float = FUZZY_THRESHOLD,
+                  progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
     """Training prompts with fuzz.ratio >= threshold to an eval question (recipe: decontamination, s1K fuzzy match).
 
     The score is `rapidfuzz.fuzz.ratio(prompt, question)` on the raw strings
@@ -497,13 +507,14 @@ def fuzzy_matches(train: pl.DataFrame, evals: pl.DataFrame, threshold: float = F
     with `score >= threshold` on rapidfuzz's float64 score, so 90.0 is removed
     and 89.95 kept. Each distinct prompt and question text is scored once. One
     row per (sample_id, benchmark, question_id), with both lengths in characters.
+    `progress(distinct prompts done, distinct prompts)` is called after each chunk of them.
     """
     if train.height == 0 or evals.height == 0:
         return pl.DataFrame(schema=FUZZY_MATCH_SCHEMA)
     # score each distinct text once (benchmarks repeat stems; training sets repeat prompts)
     prompts = train.select(pl.col("prompt").drop_nulls().unique(maintain_order=True))["prompt"]
     questions = evals.select(pl.col("question").drop_nulls().unique(maintain_order=True))["question"]
-    pairs = _fuzzy_pairs(prompts.to_list(), questions.to_list(), threshold)
+    pairs = _fuzzy_pairs(prompts.to_list(), questions.to_list(), threshold, progress)
     prompt_ids = pl.DataFrame({"prompt": prompts}).with_row_index("p").with_columns(pl.col("p").cast(pl.Int64))
     question_ids = pl.DataFrame({"question": questions}).with_row_index("q").with_columns(pl.col("q").cast(pl.Int64))
     hits = (

@@ -20,7 +20,8 @@ from transformers import TrainerCallback
 
 LOGGED_KEYS = ("loss", "learning_rate", "grad_norm", "reward", "reward_std", "frac_reward_zero_std",
                "completions/mean_length", "completions/clipped_ratio", "dynamic_sampling/rounds",
-               "dynamic_sampling/kept_groups", "dynamic_sampling/padded_groups")
+               "dynamic_sampling/kept_groups", "dynamic_sampling/padded_groups", "clip_ratio/low_mean",
+               "clip_ratio/high_mean", "clip_ratio/region_mean")
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -45,19 +46,22 @@ def pipes_session() -> Iterator[tuple[Any, dict[str, Any], logging.Logger]]:
 
 
 class PipesProgress(TrainerCallback):
-    """Logs each optimizer step (loss, learning rate, tokens/s, and the RL metrics when there are
-    any) to Dagster, keeps the rows for the final metadata, and can kill its own process right
-    after a checkpoint is saved (`kill_after_step`: the test of resuming after a lost node)."""
+    """Logs each optimizer step (loss, learning rate, tokens/s, the RL metrics when there are
+    any, and the time left at the pace of this process's steps so far) to Dagster, keeps the rows
+    for the final metadata, and can kill its own process right after a checkpoint is saved
+    (`kill_after_step`: the test of resuming after a lost node)."""
 
     def __init__(self, log: logging.Logger, kill_after_step: int | None = None):
         self.log = log
         self.kill_after_step = kill_after_step
         self.rows: list[dict[str, float]] = []
-        self._since = time.monotonic()
+        self._since = self._began = time.monotonic()
+        self._first_step = 0
         self._tokens = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self._since = time.monotonic()
+        self._since = self._began = time.monotonic()
+        self._first_step = state.global_step  # past 0 when resumed: the pace counts this process's steps
         if rank() == 0:
             self.log.info(f"training: {state.max_steps} optimizer steps, {args.world_size} process(es), "
                           f"per-device batch {args.per_device_train_batch_size}, "
@@ -79,8 +83,9 @@ class PipesProgress(TrainerCallback):
         self.rows.append(row)
         extras = "".join(f", {k.split('/')[-1]} {row[k]:.3f}" for k in ("reward", "frac_reward_zero_std") if k in row)
         speed = f", {row['tokens_per_s']:.0f} tokens/s" if "tokens_per_s" in row else ""
+        left = time_left(state.global_step - self._first_step, state.max_steps - state.global_step, now - self._began)
         self.log.info(f"step {state.global_step}/{state.max_steps}: loss {row['loss']:.4f}, "
-                      f"lr {row.get('learning_rate', float('nan')):.2e}{speed}{extras}")
+                      f"lr {row.get('learning_rate', float('nan')):.2e}{speed}{extras}, {left}")
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -91,6 +96,16 @@ class PipesProgress(TrainerCallback):
             for handler in logging.getLogger().handlers:
                 handler.flush()
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def time_left(steps_done: int, steps_left: int, seconds: float) -> str:
+    """"about N s left" at the pace of the steps done so far (what the log line ends with)."""
+    if steps_left <= 0:
+        return "done"
+    if steps_done <= 0:
+        return "time left unknown"
+    left = steps_left * seconds / steps_done
+    return f"about {left:,.0f} s left" if left < 3600 else f"about {left / 3600:,.1f} h left"
 
 
 def loss_history(log_history: list[dict[str, Any]], live_rows: list[dict[str, float]]) -> list[dict[str, float]]:

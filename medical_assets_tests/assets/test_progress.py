@@ -25,3 +25,12 @@ def test_with_no_wait_every_advance_is_reported():
     progress = Progress(log, "items", 4, every_s=0)
     progress.advance(1)
     assert log[0].startswith("items: 1 / 4 (") and "/s, about" in log[0]
+
+
+def test_work_that_counts_its_own_total_reports_through_update():
+    log = Lines()
+    progress = Progress(log, "prompts checked", 0, every_s=3600)
+    progress.update(2, 5)
+    assert log == []
+    progress.update(5, 5)
+    assert log[0].startswith("prompts checked: 5 / 5 (")

@@ -48,3 +48,46 @@ def test_a_figure_becomes_a_markdown_png_image():
     assert markdown.startswith("![lengths](data:image/png;base64,")
     png = base64.b64decode(markdown.split(",", 1)[1].rstrip(")"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1_000
+
+
+def test_the_cluster_size_histogram_uses_power_of_two_bins_on_log_scales():
+    figure = charts.cluster_size_histogram([1, 1, 2, 3, 5, 40], empty=2)
+    axes = figure.axes[0]
+    assert axes.get_title() == "Rows per cluster" and axes.get_ylabel() == "clusters (log scale)"
+    assert axes.get_xscale() == "log" and axes.get_yscale() == "log"
+    bars = [(patch.get_x(), patch.get_height()) for patch in axes.patches]
+    assert bars == [(1, 2), (2, 2), (4, 1), (8, 0), (16, 0), (32, 1)]  # 1 | 2-3 | 4-7 | ... | 32-63
+    assert axes.get_legend().get_texts()[0].get_text() == "6 clusters (2 empty, not drawn)"
+
+
+def test_the_domain_bars_count_clusters_and_rows_and_colour_the_kept_domains():
+    figure = charts.domain_bars(["Medical", "Math"], clusters=[3, 5], rows=[30, 12], kept=["Medical"])
+    clusters, rows = figure.axes
+    assert clusters.get_title() == "Clusters per domain" and rows.get_title() == "Rows per domain"
+    assert [p.get_width() for p in clusters.patches] == [3, 5] and [p.get_width() for p in rows.patches] == [30, 12]
+    assert [t.get_text() for t in clusters.get_yticklabels()] == ["Medical", "Math"]
+    kept, removed = (p.get_facecolor() for p in clusters.patches)
+    assert kept != removed
+    assert figure.get_suptitle() == "Cluster labels (kept: Medical; grey: removed)"
+
+
+def test_the_funnel_stacks_each_sources_rows_by_the_stage_they_ended_at():
+    figure = charts.funnel_bars(["a", "b"], ["quality", "kept"], [[2, 8], [0, 5]])
+    axes = figure.axes[0]
+    assert axes.get_title() == "Rows per source, by the stage they ended at" and axes.get_xlabel() == "rows read"
+    segments = [(p.get_x(), p.get_width()) for p in axes.patches]
+    assert segments == [(0, 2), (0, 0), (2, 8), (0, 5)]  # quality for a, b; then kept after it
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["quality", "kept"]
+
+
+def test_training_curves_draw_a_panel_per_quantity_and_say_what_was_not_logged():
+    figure = charts.training_curves("SFT", [1, 2, 3], {"loss": {"loss": [2.0, 1.5, 1.0]},
+                                                       "clip ratio": {"low": [None, None, None]}})
+    loss, clip = figure.axes
+    assert loss.get_title() == "SFT" and loss.get_ylabel() == "loss" and clip.get_xlabel() == "optimizer step"
+    assert list(loss.get_lines()[0].get_ydata()) == [2.0, 1.5, 1.0]
+    assert not clip.get_lines() and clip.texts[0].get_text() == "not logged"
+
+
+def test_a_figure_becomes_png_bytes():
+    assert charts.png(charts.cluster_size_histogram([1, 2])).startswith(b"\x89PNG\r\n\x1a\n")

@@ -355,3 +355,14 @@ def test_demo_corpus_plants_are_found_and_clean_rows_are_not():
         for sample in expected:  # the named question, or one with the same stem
             plant = plants[sample]
             assert stem[f"{plant['benchmark']}:{plant['index']}"] in hits[sample], (kind, sample)
+
+
+def test_both_steps_report_their_progress_chunk_by_chunk(monkeypatch):
+    monkeypatch.setattr(decontamination, "_TRAIN_CHUNK_ROWS", 2)
+    monkeypatch.setattr(decontamination, "_FUZZY_CHUNK", 2)
+    train = train_of(QUESTION, "An unrelated prompt about sieves.", QUESTION + "?", "Another one.", "A fifth.")
+    ngram_calls, fuzzy_calls = [], []
+    assert ngram_matches(train, evals_of(QUESTION), progress=lambda *a: ngram_calls.append(a)).height == 2
+    assert fuzzy_matches(train, evals_of(QUESTION), progress=lambda *a: fuzzy_calls.append(a)).height == 2
+    assert ngram_calls == [(2, 5), (4, 5), (5, 5)]
+    assert fuzzy_calls == [(2, 5), (4, 5), (5, 5)]  # five distinct prompts
