@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     for query in EXAMPLE_QUERIES:
         print(query + "\n")
     _print_leaderboard()
+    cards = sorted((warehouse.root / "model_cards").glob("*.md"))
+    if cards:
+        print(f"\nModel card (Markdown, also in the UI on model_card): {', '.join(map(str, cards))}")
     if checkpoints:
         print(f"\nThe demo's checkpoints are registered as models ({', '.join(checkpoints)}); evaluate one on the ten "
               "benchmarks with `make ui` running:\n  .venv/bin/dagster job backfill -w workspace.yaml -j evaluate_model "

@@ -121,7 +121,8 @@ def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
     kept = warehouse.scan("decontaminated_traces")
     rejects = warehouse.scan("decontamination_rejects")
     yield dg.MaterializeResult(asset_key="decontaminated_traces",
-                               metadata={"dagster/row_count": warehouse.count("decontaminated_traces")})
+                               metadata={"dagster/row_count": warehouse.count("decontaminated_traces"),
+                                         "rows_removed": warehouse.count("decontamination_rejects")})
     yield dg.MaterializeResult(asset_key="decontamination_rejects",
                                metadata={"dagster/row_count": warehouse.count("decontamination_rejects")})
     yield row_accounting_check("rows_accounted", "decontaminated_traces", traces, kept, rejects, ROW_KEYS)

@@ -303,6 +303,7 @@ def _accuracy_chart(table: pl.DataFrame, columns: list[str]) -> dict:
     values = [(row["model"], [row[c] for c in columns], [row[f"{c}_low"] for c in columns],
                [row[f"{c}_high"] for c in columns]) for row in rows]
     models, accuracy, low, high = (list(x) for x in zip(*values)) if values else ([], [], [], [])
-    numbers = table.select("model", "reference", *[f"{c}{suffix}" for c in columns for suffix in ("", "_low", "_high")])
+    numbers = table.select("model", "reference", *[pl.col(f"{c}{suffix}").round(2)
+                                                   for c in columns for suffix in ("", "_low", "_high")])
     return chart_metadata("accuracy_chart", charts.accuracy_chart(models, columns, accuracy, low, high),
                           "accuracy per benchmark with 95% intervals", numbers)

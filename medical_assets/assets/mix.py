@@ -92,6 +92,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     above = int((mix["tokens"] > config.max_length).sum())
     yield dg.MaterializeResult(asset_key="sft_mix", metadata={
         "dagster/row_count": mix.height,
+        "rows_removed": rejects.height,
         "mix": dg.MetadataValue.md(markdown_table(table)),
         "token_lengths": dg.MetadataValue.md(_length_histogram(mix["tokens"])),
         **_length_chart(mix["tokens"], config.max_length),
@@ -153,6 +154,7 @@ def _length_chart(tokens: pl.Series, max_length: int) -> dict:
     counts, edges = np.histogram(tokens.to_numpy(), bins=charts.TOKEN_BINS) if tokens.len() else ([], [0])
     bins = pl.DataFrame({"tokens_from": edges[:-1], "tokens_to": edges[1:], "rows": counts},
                         schema={"tokens_from": pl.Float64, "tokens_to": pl.Float64, "rows": pl.Int64})
+    bins = bins.with_columns(pl.col("tokens_from", "tokens_to").round(1))
     return chart_metadata("token_length_chart", figure, "prompt + response tokens per row with the SFT max length",
                           bins.filter(pl.col("rows") > 0))
 

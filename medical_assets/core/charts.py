@@ -57,13 +57,13 @@ def cluster_size_histogram(sizes: Sequence[int], empty: int = 0) -> Figure:
 
 def domain_bars(domains: Sequence[str], clusters: Sequence[int], rows: Sequence[int], kept: Collection[str]) -> Figure:
     """Clusters and rows per labelled domain, side by side; the kept domains in colour."""
-    figure = Figure(figsize=(9.6, 3.2))
+    figure = Figure(figsize=(9.6, 3.4), layout="constrained")
     colours = [KEPT if domain in kept else REMOVED for domain in domains]
-    for index, (values, what) in enumerate(((clusters, "clusters"), (rows, "rows"))):
-        axes = figure.add_subplot(1, 2, index + 1)
+    panels = figure.subplots(1, 2, sharey=True)
+    for index, (axes, values, what) in enumerate(zip(panels, (clusters, rows), ("clusters", "rows"))):
         axes.barh(list(domains), list(values), color=colours)
-        axes.invert_yaxis()  # the first domain on top
         axes.set(title=f"{what.capitalize()} per domain", xlabel=what, ylabel="domain" if index == 0 else "")
+    panels[0].invert_yaxis()  # the first domain on top (the axis is shared)
     figure.suptitle(f"Cluster labels (kept: {', '.join(kept)}; grey: removed)")
     return figure
 
