@@ -195,7 +195,8 @@ def model_card(context: dg.AssetExecutionContext, config: ModelCardConfig, wareh
         healthbench_published={"score": average["reference_healthbench"],
                                "judge": f"{EVALUATION.healthbench_judge} at temperature "
                                         f"{EVALUATION.healthbench_judge_temperature:g}"},
-        provenance={"code commit": code_commit(), "model revision": first["revision"], "decoding": first["decoding"],
+        provenance={"code commit": code_commit(), "model revision": first["revision"],
+                    "decoding": leaderboard.filter(pl.col("model") == name)["decoding"][0],
                     "prompt template": f"{first['prompt_template']} ({first['prompt_template_hash']})",
                     "samples per question": first["samples_per_question"],
                     "SFT run": (sft or {}).get("run_id"), "DAPO run": (dapo or {}).get("run_id"),
