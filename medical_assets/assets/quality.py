@@ -125,8 +125,9 @@ def _funnel(rows_in: int, rejects: pl.LazyFrame, filter_names: list[str]) -> pl.
 
 def _wait_chart(waits: pl.Series, limit: float) -> dict:
     """The Wait histogram with the limit used and the card's as lines; traces per Wait count beside it."""
-    figure = charts.wait_histogram(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count)
-    edges = charts.wait_bin_edges(waits.to_list(), limit, RECIPE.preprocessing.max_wait_count)
+    counts_per_trace = waits.to_list()
+    figure = charts.wait_histogram(counts_per_trace, limit, RECIPE.preprocessing.max_wait_count)
+    edges = charts.wait_bin_edges(counts_per_trace, limit, RECIPE.preprocessing.max_wait_count)
     counts, _ = np.histogram(waits.to_numpy(), bins=edges)
     bins = pl.DataFrame({"wait_from": edges[:-1], "wait_to": edges[1:], "traces": counts},
                         schema={"wait_from": pl.Float64, "wait_to": pl.Float64, "traces": pl.Int64})

@@ -119,7 +119,7 @@ def wait_histogram(waits: Sequence[int], limit: float, card_limit: float) -> Fig
     """Rows per count of "Wait" in the reasoning, with the chosen limit and the card's as lines."""
     figure = Figure(figsize=SIZE)
     axes = figure.add_subplot()
-    axes.hist(list(waits), bins=wait_bin_edges(waits, limit, card_limit), color="#4c72b0")
+    axes.hist(list(waits), bins=wait_bin_edges(waits, limit, card_limit), color=KEPT)
     axes.axvline(limit, color="#c44e52", linestyle="-", label=f"limit used ({limit:g})")
     axes.axvline(card_limit, color="#55a868", linestyle="--", label=f"card's limit ({card_limit:g})")
     axes.set(title="'Wait' per trace", xlabel="'Wait' count in the reasoning", ylabel="traces")
@@ -131,7 +131,7 @@ def token_length_histogram(tokens: Sequence[int], max_length: int) -> Figure:
     """Rows per prompt + response length in tokens, with the SFT max length as a line."""
     figure = Figure(figsize=SIZE)
     axes = figure.add_subplot()
-    axes.hist(list(tokens), bins=TOKEN_BINS, color="#4c72b0")
+    axes.hist(list(tokens), bins=TOKEN_BINS, color=KEPT)
     axes.axvline(max_length, color="#c44e52", label=f"SFT max length ({max_length:,})")
     axes.set(title="Tokens per training row", xlabel="prompt + response tokens (chat template)", ylabel="rows")
     axes.legend()
