@@ -130,7 +130,7 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
     steps += [(["candidate_traces"], None), (["quality_traces", "quality_rejects"], None)]
     steps += [(["eval_questions", "eval_question_rejects"], b) for b in EVAL_SET_KEYS]
     steps += [(["healthbench_examples", "healthbench_rejects"], None)]
-    steps += [(["ngram_matches", "fuzzy_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
+    steps += [(["ngram_matches", "fuzzy_matches", "semantic_matches"], None), (["decontaminated_traces", "decontamination_rejects"], None),
               (["contamination_report"], None), (["sft_mix", "sft_mix_rejects", "sft_messages"], None)]
     steps += [(["base_model"], None), (["sft_checkpoint"], None), (["dapo_prompts", "dapo_prompt_rejects"], None),
               (["dapo_checkpoint"], None)]

@@ -140,6 +140,28 @@ def test_decontamination_removes_the_caught_plants_and_nothing_else(demo_home):
     assert expected and removed == expected
 
 
+def test_rephrased_questions_neither_step_sees_are_flagged_with_their_evidence_and_kept(demo_home):
+    """The third step (mode report) flags at least 19 of the 20 planted paraphrases that share no
+    10-gram and score a ratio < 90, and at most 2 clean prompts; each flagged row keeps its evidence
+    and stays among the decontaminated traces."""
+    from medical_assets.sources import source_spec
+
+    home, _ = demo_home
+    truth = {(t["file"], t["row"]): t["plant"] for t in map(json.loads, (SAMPLE / "truth.jsonl").open())}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        candidates = con.execute("SELECT source, source_row FROM quality_traces").fetchall()
+        flagged = con.execute("SELECT DISTINCT source, source_row, evidence FROM flagged_samples").fetchall()
+        removed = con.execute("SELECT count(*) FROM decontamination_rejects WHERE stage = 'semantic'").fetchone()[0]
+    plant = {(s, r): truth.get((source_spec(s).demo_file, r)) for s, r in candidates}
+    hidden = {key for key, p in plant.items()
+              if p and p["kind"] == "paraphrase" and not p["ngram_hit"] and p["fuzzy_score"] < 90}
+    rows = {(s, r) for s, r, _ in flagged}
+    assert len(hidden) == 20 and len(rows & hidden) >= 19
+    assert len({key for key in rows if plant[key] is None}) <= 2
+    assert all(evidence.startswith("cosine ") and "rare words shared" in evidence for _, _, evidence in flagged)
+    assert removed == 0  # report mode: flagged, not removed
+
+
 def test_audit_why_was_a_sample_removed(demo_home):
     home, _ = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

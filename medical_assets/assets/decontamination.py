@@ -29,7 +29,8 @@ class DecontaminationConfig(dg.Config):
                                    "(s1K: 90).")
 
 
-def _train(warehouse: Warehouse) -> pl.DataFrame:
+def train_prompts(warehouse: Warehouse) -> pl.DataFrame:
+    """The distinct candidate prompts, by sample_id: what every decontamination step checks."""
     return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
 
 
@@ -52,7 +53,7 @@ def ngram_matches(context: dg.AssetExecutionContext, config: DecontaminationConf
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
     question_id) with the n-gram."""
     progress = Progress(context.log, "prompts checked for shared n-grams", 0)
-    hits = decontamination.ngram_matches(_train(warehouse), eval_texts(warehouse), n=config.ngram_size,
+    hits = decontamination.ngram_matches(train_prompts(warehouse), eval_texts(warehouse), n=config.ngram_size,
                                          progress=progress.update)
     warehouse.write("ngram_matches", hits)
     return dg.MaterializeResult(metadata={**_hit_metadata(hits), "ngram_size": config.ngram_size})
@@ -65,7 +66,7 @@ def fuzzy_matches(context: dg.AssetExecutionContext, config: DecontaminationConf
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
     progress = Progress(context.log, "distinct prompts fuzzy-matched", 0)
-    hits = decontamination.fuzzy_matches(_train(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold,
+    hits = decontamination.fuzzy_matches(train_prompts(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold,
                                          progress=progress.update)
     warehouse.write("fuzzy_matches", hits)
     return dg.MaterializeResult(metadata={**_hit_metadata(hits), "fuzzy_threshold": config.fuzzy_threshold})
@@ -77,8 +78,30 @@ def _hit_metadata(hits: pl.DataFrame) -> dict:
             "by_benchmark": dg.MetadataValue.md(markdown_table(per_benchmark.sort("benchmark")))}
 
 
-def contamination_evidence(warehouse: Warehouse) -> pl.LazyFrame:
-    """Every hit of both steps in one shape: stage, benchmark, question, evidence text."""
+def semantic_evidence(warehouse: Warehouse, removing: bool) -> pl.LazyFrame:
+    """The third step's rephrasings in the evidence shape: only those it removes (mode `remove`), or all
+    it flagged. Empty before `semantic_matches` has run."""
+    if not warehouse.exists("semantic_matches"):
+        return pl.LazyFrame(schema=EVIDENCE_SCHEMA)
+    matches = warehouse.scan("semantic_matches").filter(pl.col("removes") if removing
+                                                        else pl.col("verdict") == "rephrasing")
+    return matches.select("sample_id", pl.lit("semantic").alias("stage"), "benchmark", "question_id",
+                          semantic_evidence_text().alias("evidence"))
+
+
+def semantic_evidence_text() -> pl.Expr:
+    return pl.format("cosine {}, rare words shared {} ({}), weighted dice {}, numbers {}",
+                     pl.col("cosine").round(3), pl.col("shared_rare").round(1), "shared_words", pl.col("dice").round(2),
+                     pl.col("numbers").round(2))
+
+
+EVIDENCE_SCHEMA = {"sample_id": pl.String, "stage": pl.String, "benchmark": pl.String, "question_id": pl.String,
+                   "evidence": pl.String}
+
+
+def contamination_evidence(warehouse: Warehouse, semantic: str = "removes") -> pl.LazyFrame:
+    """Every hit of the three steps in one shape: stage, benchmark, question, evidence text. The third
+    step's rows are those it removes (`semantic="removes"`) or all it flagged (`"flagged"`)."""
     ngram = warehouse.scan("ngram_matches").select(
         "sample_id", pl.lit("ngram").alias("stage"), "benchmark", "question_id", pl.col("ngram").alias("evidence")
     )
@@ -87,18 +110,24 @@ def contamination_evidence(warehouse: Warehouse) -> pl.LazyFrame:
         pl.format("ratio {} (prompt {} chars, question {} chars)", pl.col("score").round(2),
                   "prompt_chars", "question_chars").alias("evidence"),
     )
-    return pl.concat([ngram, fuzzy])
+    return pl.concat([ngram, fuzzy, semantic_evidence(warehouse, removing=semantic == "removes")])
+
+
+STAGE_ORDER = {"ngram": 0, "fuzzy": 1, "semantic": 2}  # the evidence kept per removed trace: the first step's
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("decontaminated_traces", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
+        dg.AssetSpec("decontaminated_traces", deps=["ngram_matches", "fuzzy_matches", "semantic_matches",
+                                                    "quality_traces"],
                      group_name="decontamination", owners=OWNERS, kinds={"polars", "parquet"},
-                     description="Quality traces whose prompt matches no evaluation question by either step."),
-        dg.AssetSpec("decontamination_rejects", deps=["ngram_matches", "fuzzy_matches", "quality_traces"],
+                     description="Quality traces whose prompt matches no evaluation question by n-grams or fuzzy "
+                     "ratio, nor rephrases one when semantic_matches runs in mode remove."),
+        dg.AssetSpec("decontamination_rejects", deps=["ngram_matches", "fuzzy_matches", "semantic_matches",
+                                                      "quality_traces"],
                      group_name="decontamination", owners=OWNERS, kinds={"polars", "parquet"},
-                     description="Removed traces: the first piece of evidence per trace (n-gram first); "
-                     "all of it is in ngram_matches and fuzzy_matches."),
+                     description="Removed traces: the first piece of evidence per trace (n-gram, then fuzzy, then "
+                     "semantic); all of it is in ngram_matches, fuzzy_matches and semantic_matches."),
     ],
     check_specs=[
         dg.AssetCheckSpec("rows_accounted", asset="decontaminated_traces", blocking=True),
@@ -107,17 +136,21 @@ def contamination_evidence(warehouse: Warehouse) -> pl.LazyFrame:
     ],
 )
 def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
-    """Remove every trace with a hit in either step; keep the evidence beside each removal."""
+    """Remove every trace with a hit in the n-gram or fuzzy step, or a rephrasing that semantic_matches
+    removes (its mode `remove`); keep the evidence beside each removal."""
     traces = warehouse.scan("quality_traces")
     first_hit = (
-        contamination_evidence(warehouse).with_columns(order=(pl.col("stage") == "fuzzy").cast(pl.Int8))
+        contamination_evidence(warehouse).with_columns(order=pl.col("stage").replace_strict(STAGE_ORDER,
+                                                                                            return_dtype=pl.Int8))
         .sort("sample_id", "order", "benchmark", "question_id").unique("sample_id", keep="first").drop("order")
     )
     removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
     with warehouse.commit("decontaminated_traces") as stage:
         stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
         stage.sink("decontamination_rejects", as_rejects(
-            removed, pl.col("stage"), reason=pl.format("matches {} {}", pl.col("benchmark"), pl.col("question_id"))))
+            removed, pl.col("stage"), reason=pl.format(
+            "{} {} {}", pl.when(pl.col("stage") == "semantic").then(pl.lit("rephrases")).otherwise(pl.lit("matches")),
+            pl.col("benchmark"), pl.col("question_id"))))
     kept = warehouse.scan("decontaminated_traces")
     rejects = warehouse.scan("decontamination_rejects")
     yield dg.MaterializeResult(asset_key="decontaminated_traces",
@@ -151,18 +184,19 @@ def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetC
     )
 
 
-@dg.asset(deps=["decontaminated_traces", "decontamination_rejects", "ngram_matches", "fuzzy_matches"],
-          group_name="decontamination", owners=OWNERS, kinds={"polars", "duckdb"})
+@dg.asset(deps=["decontaminated_traces", "decontamination_rejects", "ngram_matches", "fuzzy_matches",
+                "semantic_matches"], group_name="decontamination", owners=OWNERS, kinds={"polars", "duckdb"})
 def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
-    """Hits per source and benchmark, and rows removed per source; also (re)creates the audit views
-    (assets/audit.py): `removed_samples` (why and where each row left, at any stage) and
-    `source_funnel` (rows per source per stage)."""
+    """Hits per source and benchmark (the rephrasings the third step flagged, removed or not), and
+    rows removed per source; also (re)creates the audit views (assets/audit.py): `removed_samples`
+    (why and where each row left, at any stage), `flagged_samples` (kept rows flagged as suspected
+    rephrasings) and `source_funnel` (rows per source per stage)."""
     traces = warehouse.scan("quality_traces").select("sample_id", "source").unique()
     report = (
-        contamination_evidence(warehouse).join(traces, on="sample_id", how="left")
+        contamination_evidence(warehouse, semantic="flagged").join(traces, on="sample_id", how="left")
         .group_by("source", "benchmark").agg(
             ngram_hits=(pl.col("stage") == "ngram").sum(), fuzzy_hits=(pl.col("stage") == "fuzzy").sum(),
-            samples=pl.col("sample_id").n_unique(),
+            semantic_flags=(pl.col("stage") == "semantic").sum(), samples=pl.col("sample_id").n_unique(),
         ).sort("source", "benchmark").collect()
     )
     warehouse.write("contamination_report", report)
@@ -173,6 +207,7 @@ def contamination_report(warehouse: Warehouse) -> dg.MaterializeResult:
         "report": dg.MetadataValue.md(markdown_table(report, max_rows=200)),
         "funnel": dg.MetadataValue.md(markdown_table(funnel, max_rows=50)),
         "contaminated_samples": int(funnel["contamination_removed"].sum()),
+        "suspected_rephrasings_kept": int(funnel["suspected_rephrasing"].sum()),
         **_funnel_chart(funnel),
     })
 
