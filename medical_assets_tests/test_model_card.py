@@ -87,7 +87,8 @@ def test_the_decontamination_counts_are_the_evidence_tables(card, sql):
     assert (f"{count(kept_before)} traces in, {count(removed)} removed, {count(kept)} kept"
             in card["Decontamination"])
     expected = {}
-    for step, table in (("n-gram overlap", "ngram_matches"), ("fuzzy match", "fuzzy_matches")):
+    for step, table in (("n-gram overlap", "ngram_matches"), ("fuzzy match", "fuzzy_matches"),
+                        ("rephrasing", "semantic_matches WHERE verdict = 'rephrasing'")):
         ((samples, pairs),) = sql(f"SELECT count(DISTINCT sample_id), count(*) FROM {table}")
         expected[step] = [count(samples), count(pairs)]
     assert {r[0]: r[2:] for r in rows(card["Decontamination"])} == expected

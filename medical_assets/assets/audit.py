@@ -127,7 +127,8 @@ def create_audit_views(warehouse: Warehouse) -> list[str]:
         flagged = FLAGGED_SAMPLES_SQL if warehouse.exists("semantic_matches") else NO_FLAGGED_SAMPLES_SQL
         if warehouse.create_view("flagged_samples", flagged):
             created.append("flagged_samples")
-    if {"removed_samples", "flagged_samples"} <= set(created) and all(warehouse.exists(name) for name in _FUNNEL_NEEDS) \
+    funnel_ready = all(warehouse.exists(name) for name in _FUNNEL_NEEDS)
+    if {"removed_samples", "flagged_samples"} <= set(created) and funnel_ready \
             and warehouse.create_view("source_funnel", SOURCE_FUNNEL_SQL):
         created.append("source_funnel")
     return created

@@ -66,8 +66,8 @@ def fuzzy_matches(context: dg.AssetExecutionContext, config: DecontaminationConf
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
     progress = Progress(context.log, "distinct prompts fuzzy-matched", 0)
-    hits = decontamination.fuzzy_matches(train_prompts(warehouse), eval_texts(warehouse), threshold=config.fuzzy_threshold,
-                                         progress=progress.update)
+    hits = decontamination.fuzzy_matches(train_prompts(warehouse), eval_texts(warehouse),
+                                         threshold=config.fuzzy_threshold, progress=progress.update)
     warehouse.write("fuzzy_matches", hits)
     return dg.MaterializeResult(metadata={**_hit_metadata(hits), "fuzzy_threshold": config.fuzzy_threshold})
 

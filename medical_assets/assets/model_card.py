@@ -133,20 +133,28 @@ def _benchmarks(leaderboard: pl.DataFrame, scores: pl.DataFrame, name: str) -> t
     return frame, average | {"reference_healthbench": reference.get("HealthBench")}
 
 
-def _decontamination(warehouse: Warehouse, ngram: dict | None, fuzzy: dict | None) -> pl.DataFrame:
+def _decontamination(warehouse: Warehouse, ngram: dict | None, fuzzy: dict | None,
+                     semantic: dict | None) -> pl.DataFrame:
     size = (ngram or {}).get("ngram_size")
     threshold = (fuzzy or {}).get("fuzzy_threshold")
+    steps = [("n-gram overlap", warehouse.scan("ngram_matches"), f"word {size}-grams" if size else "—"),
+             ("fuzzy match", warehouse.scan("fuzzy_matches"), f"fuzz.ratio >= {threshold:g}" if threshold else "—")]
+    if warehouse.exists("semantic_matches"):  # the third step: its rephrasings, removed or only flagged
+        floor = (semantic or {}).get("confirmation", {}).get("cosine_floor")
+        mode = (semantic or {}).get("mode", "—")
+        steps.append(("rephrasing", warehouse.scan("semantic_matches").filter(pl.col("verdict") == "rephrasing"),
+                      f"cosine >= {floor:g}, confirmed; mode {mode}" if floor is not None else f"mode {mode}"))
     rows = []
-    for step, table, setting in (("n-gram overlap", "ngram_matches", f"word {size}-grams" if size else "—"),
-                                 ("fuzzy match", "fuzzy_matches", f"fuzz.ratio >= {threshold:g}" if threshold else "—")):
-        hits = warehouse.scan(table).select(samples=pl.col("sample_id").n_unique(), pairs=pl.len()).collect()
-        rows.append({"step": step, "setting": setting, "samples_matched": hits["samples"][0], "pairs": hits["pairs"][0]})
+    for step, hits, setting in steps:
+        counted = hits.select(samples=pl.col("sample_id").n_unique(), pairs=pl.len()).collect()
+        rows.append({"step": step, "setting": setting, "samples_matched": counted["samples"][0],
+                     "pairs": counted["pairs"][0]})
     return pl.DataFrame(rows)
 
 
 @dg.asset(deps=["leaderboard", "benchmark_scores", "healthbench_scores", "sft_mix", "sft_mix_rejects",
-                "quality_traces", "decontaminated_traces", "ngram_matches", "fuzzy_matches", "sft_checkpoint",
-                "dapo_checkpoint"],
+                "quality_traces", "decontaminated_traces", "ngram_matches", "fuzzy_matches", "semantic_matches",
+                "sft_checkpoint", "dapo_checkpoint"],
           group_name="evaluation", owners=OWNERS, kinds={"markdown"})
 def model_card(context: dg.AssetExecutionContext, config: ModelCardConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """The model card of one evaluated model, laid out as the published card (data, preprocessing,
@@ -187,7 +195,8 @@ def model_card(context: dg.AssetExecutionContext, config: ModelCardConfig, wareh
         wait={"limit": quality.get("wait_limit"), "percentile": quality.get("wait_percentile"),
               "measured": quality.get("wait_limit_measured"), "published": RECIPE.preprocessing.max_wait_count},
         decontamination=_decontamination(warehouse, _latest(context.instance, "ngram_matches"),
-                                         _latest(context.instance, "fuzzy_matches")),
+                                         _latest(context.instance, "fuzzy_matches"),
+                                         _latest(context.instance, "semantic_matches")),
         decontamination_rows={"rows_in": quality_kept, "removed": quality_kept - decontaminated, "kept": decontaminated},
         sft=sft, dapo=dapo, recipe_sft=RECIPE_SFT, recipe_dapo=RECIPE_DAPO,
         benchmarks=benchmarks, average=average, reference_model=EVALUATION.reference_model,

@@ -40,11 +40,12 @@ class SemanticConfig(dg.Config):
     k: int = Field(default=5, ge=1, description="Nearest eval questions searched per prompt (exact, faiss).")
     cosine_floor: float = Field(default=semantic.COSINE_FLOOR, ge=-1, le=1,
                                 description="Pairs at or above this cosine go to confirmation.")
-    min_dice: float = Field(default=semantic.Confirmation.min_dice, ge=0, le=1, description="Weighted Dice of the two texts' words, at least.")
-    min_shared_rare: float = Field(default=semantic.Confirmation.min_shared_rare, ge=0, description="Rare words shared (in units of the rarest "
-                                   "word's weight), at least.")
-    min_numbers: float = Field(default=semantic.Confirmation.min_numbers, ge=0, le=1, description="Jaccard of the two texts' numbers, at least "
-                               "(1.0 when neither has numbers).")
+    min_dice: float = Field(default=semantic.Confirmation.min_dice, ge=0, le=1,
+                            description="Weighted Dice of the two texts' words, at least.")
+    min_shared_rare: float = Field(default=semantic.Confirmation.min_shared_rare, ge=0,
+                                   description="Rare words shared (in units of the rarest word's weight), at least.")
+    min_numbers: float = Field(default=semantic.Confirmation.min_numbers, ge=0, le=1,
+                               description="Jaccard of the two texts' numbers, at least (1.0 when neither has any).")
     judge: bool = Field(default=False, description="Also ask the `labeller` LLM whether each pair above the floor "
                         "is the same question (its probability in `judge_same`).")
     rule: Literal["signals", "judge", "signals_and_judge", "signals_or_judge"] = Field(
@@ -64,7 +65,8 @@ def _text_key(texts: pl.Expr) -> pl.Expr:
     return texts.map_elements(lambda t: hashlib.sha256(t.encode()).hexdigest()[:32], return_dtype=pl.String)
 
 
-def _question_vectors(warehouse: Warehouse, embedder: Embedder, name: str, texts: pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
+def _question_vectors(warehouse: Warehouse, embedder: Embedder, name: str,
+                      texts: pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
     """One vector per distinct eval text, reused from the last run where the text and embedder are the same."""
     dim = embedder.dimension
     wanted = pl.DataFrame({"text": texts}).with_columns(key=_text_key(pl.col("text")))

@@ -26,7 +26,8 @@ PROMPTS = {
 def _questions(texts: list[str]) -> pl.DataFrame:
     return pl.DataFrame({
         "benchmark": "medqa", "question_id": [f"medqa:{i}" for i in range(len(texts))], "position": range(len(texts)),
-        "question": texts, "options": [[{"letter": "A", "text": "CA 19-9"}, {"letter": "B", "text": "AFP"}]] * len(texts),
+        "question": texts,
+        "options": [[{"letter": "A", "text": "CA 19-9"}, {"letter": "B", "text": "AFP"}]] * len(texts),
         "answer_idx": "A", "question_as_loaded": texts, "options_as_loaded": [[]] * len(texts),
     }, schema={**EVAL_QUESTION_SCHEMA, "options_as_loaded": pl.List(OPTION)})
 
@@ -116,7 +117,8 @@ def test_the_judge_rules_need_the_judge():
 
 def test_the_labeller_judges_each_close_pair_when_configured(candidates: Warehouse):
     load_transformers_model(None, "cpu", "auto")  # the embedded SmolLM2, shared with the other tests
-    result = _run(candidates, {"judge": True, "rule": "signals_and_judge", "judge_threshold": 0.0}, LLM(device="cpu"))
+    config = {"judge": True, "rule": "signals_and_judge", "judge_threshold": 0.0}
+    result = _run(candidates, config, LLM(device="cpu"))
     assert result.success
     matches = candidates.read("semantic_matches")
     assert matches.height and matches["judge_same"].is_between(0, 1).all()

@@ -87,7 +87,8 @@ def test_a_rephrasing_of_a_short_question_is_confirmed_and_the_shared_words_list
 def test_the_options_form_counts_when_the_prompt_carries_the_options(rare):
     prompt = "Which drug reverses the anticoagulant effect of dabigatran? A. Idarucizumab B. Protamine"
     alone = semantic.RareWords(QUESTIONS, [None] * len(QUESTIONS))
-    assert rare.signals(semantic.words_and_numbers(prompt), 1)[0] > alone.signals(semantic.words_and_numbers(prompt), 1)[0]
+    words = semantic.words_and_numbers(prompt)
+    assert rare.signals(words, 1)[0] > alone.signals(words, 1)[0]
 
 
 def test_the_judges_probability_is_normalized_over_the_two_choices():
