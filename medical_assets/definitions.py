@@ -36,8 +36,8 @@ import warnings
 import dagster as dg
 
 from medical_assets.assets import (
-    curation, decontamination, evaluation, healthbench, ingest, mix, model_card, parts, quality, semantic, synthetic,
-    training,
+    cost, curation, decontamination, evaluation, healthbench, ingest, mix, model_card, parts, quality, semantic,
+    synthetic, training,
 )
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.eval_files import EvalFiles
@@ -61,7 +61,7 @@ def _env(name: str, default: str | int | None = None, kind: type = str):
         return int(os.environ[name])
     return os.environ[name] if kind == "choice" else dg.EnvVar(name)
 MODULES = [ingest, curation, parts, synthetic, quality, decontamination, semantic, mix, training, evaluation,
-           healthbench, model_card]
+           healthbench, model_card, cost]
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)  # code references are beta: one warning per asset otherwise

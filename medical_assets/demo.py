@@ -136,7 +136,7 @@ def demo_steps() -> list[tuple[list[str], str | None]]:
               (["dapo_checkpoint"], None)]
     steps += [(["eval_responses", "benchmark_scores"], key) for key in evaluation_partitions(EMBEDDED_MODEL)]
     steps += [(["healthbench_grades", "healthbench_scores"], EMBEDDED_MODEL), (["leaderboard"], None),
-              (["model_card"], None)]
+              (["model_card"], None), (["recipe_cost"], None)]
     return steps
 
 

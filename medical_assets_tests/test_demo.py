@@ -296,3 +296,16 @@ def test_every_rejects_table_of_the_demo_starts_with_the_audit_columns(demo_home
         stages = dict(con.execute("SELECT stage, count(*) FROM removed_samples GROUP BY stage").fetchall())
     assert len(tables) >= 10 and all(columns == list(REJECT_COLUMNS) for columns in leading.values()), leading
     assert {"ingest", "curation", "synthetic", "quality", "ngram", "mix", "dapo_prompts"} <= set(stages)
+
+
+def test_the_recipes_cost_is_projected_from_the_demos_own_measurements(demo_home):
+    """recipe_cost: every stage of the recipe, with hours on this machine where a demo run measured
+    the stage's rate (named by asset and run), labelled as CPU figures of the demo's models."""
+    home, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT stage, hours_here, source_here FROM recipe_cost").fetchall()
+    measured = {stage: source for stage, hours, source in rows if hours is not None and hours > 0}
+    assert len(rows) == 8
+    assert {"embedding", "k-means", "domain labelling", "SFT", "DAPO", "evaluation"} <= set(measured)
+    assert measured["SFT"].startswith("sft_checkpoint run ") and "tokens/s" in measured["SFT"]
+    assert "CPU figures" in latest_metadata(home, "recipe_cost")["here"].value

@@ -192,7 +192,7 @@ def eval_responses(context: dg.AssetExecutionContext, config: EvalConfig, llm: L
     return dg.MaterializeResult(metadata={
         "dagster/row_count": graded.height, "responses_generated": generated, "responses_reused": reused,
         "questions": f"{questions.height} of {file_rows}" + (" (max_questions)" if questions.height < file_rows else ""),
-        "generation_seconds": round(seconds, 1),
+        "generation_seconds": round(seconds, 1), "max_new_tokens": config.max_new_tokens,
         "questions_per_second": round(generated / config.samples_per_question / seconds, 2) if generated else None,
         "unanswered": graded["answer"].null_count(), "accuracy": graded["correct"].mean(), "settings_hash": key,
         "llm": dg.MetadataValue.json(generator.describe()),

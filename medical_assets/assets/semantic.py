@@ -51,7 +51,8 @@ class SemanticConfig(dg.Config):
     rule: Literal["signals", "judge", "signals_and_judge", "signals_or_judge"] = Field(
         default="signals", description="What makes a pair a rephrasing: the signals' confirmation, the judge "
         "(judge_same >= judge_threshold), both, or either; the judge rules need judge: true.")
-    judge_threshold: float = Field(default=0.5, ge=0, le=1)
+    judge_threshold: float = Field(default=0.5, ge=0, le=1,
+                                   description="judge_same at or above which the judge says 'same question'.")
     judge_max_chars: int = Field(default=2_000, ge=1, description="Each text shown to the judge, cut here.")
 
     @model_validator(mode="after")
