@@ -16,7 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: no display anywhere this runs
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator  # noqa: E402 (after the backend is chosen)
 
 SIZE = (6.4, 3.2)
 DPI = 90
@@ -104,6 +105,7 @@ def training_curves(title: str, steps: Sequence[float], panels: Mapping[str, Map
             axes.legend(fontsize="small")
         axes.set_ylabel(label)
     axes_list[-1].set_xlabel("optimizer step")
+    axes_list[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     axes_list[0].set_title(title)
     return figure
 
