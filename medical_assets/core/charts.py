@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: no display anywhere this runs
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator  # noqa: E402 (after the backend is chosen)
+from matplotlib.ticker import MaxNLocator
 
 SIZE = (6.4, 3.2)
 DPI = 90
