@@ -30,7 +30,9 @@ pruned with exact upper bounds on `fuzz.ratio` before rapidfuzz scores the rest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -64,16 +66,21 @@ _WHITESPACE = "[\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 _HASH_BITS = 64
 _HASH_SEED = 0x5EED
 _PRIME = 0x100000001B3  # FNV prime: odd, so the polynomial hash loses nothing mod 2^64
-_TRAIN_CHUNK_ROWS = 20_000  # training rows tokenized at once: bounds memory on millions of prompts
+_TRAIN_CHUNK_ROWS = 20_000  # training rows tokenized at once (per worker): bounds memory on millions of prompts
 
 _FUZZY_FEATURES = 12_288  # trigram features counted exactly by the fuzzy bound (columns of its matrix product)
 _FUZZY_CHUNK = 2_048  # texts whose trigrams are counted at once (bounds memory)
-_FUZZY_BLOCK = 256  # training prompts bounded against their question length window at once
+_FUZZY_BLOCK = 1_024  # training prompts bounded against their question length window at once
 _FUZZY_SLICE = 1_024  # questions per matrix product
 _FUZZY_FLUSH_PAIRS = 1_000_000  # candidate pairs scored by rapidfuzz per call
 
 
 # --------------------------------------------------------------------- n-grams
+
+
+def _workers() -> int:
+    """Threads for the chunked passes: the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def normalized_words(text: pl.Expr) -> pl.Expr:
@@ -258,8 +265,7 @@ def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE,
         _whole_texts(index.words, index.word_rows, evals.height, n),
     ]).unique().rename({"row": "eval_row"})
 
-    found = []
-    for offset in range(0, train.height, _TRAIN_CHUNK_ROWS):
+    def chunk_hits(offset: int) -> pl.DataFrame:
         chunk = train["prompt"].slice(offset, _TRAIN_CHUNK_ROWS)
         words, rows = _flat_words(chunk)
         starts, hashes = _window_hashes(_word_hashes(words), rows, n)
@@ -278,9 +284,16 @@ def ngram_matches(train: pl.DataFrame, evals: pl.DataFrame, n: int = NGRAM_SIZE,
         short = _whole_texts(words, rows, len(chunk), n).join(eval_texts, on="text")
         short = short.select(train_row=pl.col("row") + offset, eval_row="eval_row", t_start=pl.lit(0, pl.Int64),
                              ngram="text")
-        found.append(pl.concat([hits, short], how="vertical_relaxed"))
-        if progress is not None:
-            progress(offset + len(chunk), train.height)
+        return pl.concat([hits, short], how="vertical_relaxed")
+
+    # Chunks run on every core (Polars and numpy release the GIL); at most one chunk per core is in memory.
+    found = []
+    offsets = list(range(0, train.height, _TRAIN_CHUNK_ROWS))
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        for done, hits in enumerate(pool.map(chunk_hits, offsets), start=1):
+            found.append(hits)
+            if progress is not None:
+                progress(min(done * _TRAIN_CHUNK_ROWS, train.height), train.height)
     return _evidence(pl.concat(found, how="vertical_relaxed"), train, evals, order="t_start").select(
         list(NGRAM_MATCH_SCHEMA))
 
