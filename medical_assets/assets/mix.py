@@ -2,11 +2,16 @@
 at its recipe count; exported as chat messages for the trainer."""
 
 import os
+import shutil
 import time
+from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
+import duckdb
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
@@ -14,7 +19,9 @@ from medical_assets.assets.audit import create_audit_views
 from medical_assets.assets.metadata import chart_metadata, markdown_table
 from medical_assets.core import charts
 from medical_assets.core.canonical import to_messages
-from medical_assets.core.mix import PART_PRIORITY, cap_parts, chat_texts, drop_duplicates, mix_table, token_lengths
+from medical_assets.core.mix import (
+    PART_PRIORITY, cap_parts, chat_texts, content_key, drop_duplicates, mix_table, token_lengths,
+)
 from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, packaged_gguf_path
@@ -69,12 +76,13 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     """Union of the parts after quality filters and decontamination (only `decontaminated_traces`
     feeds it, so no row skips them), exact duplicates removed (normalized prompt + response; the copy
     of the first part in synthetic_qa, public_medical, curated_r1, math order is kept), then each part
-    sampled to its cap with a seed."""
-    traces = warehouse.read("decontaminated_traces")
-    unique, duplicates = drop_duplicates(traces, PART_PRIORITY)
-    mix, over_cap = cap_parts(unique, config.caps, config.seed)
-    tokenizer_name, tokens = _token_counts(mix, config.tokenizer)
-    mix = mix.with_columns(tokens=pl.Series(tokens, dtype=pl.Int64)).sort("part", "source", "source_row")
+    sampled to its cap with a seed. Memory does not follow the corpus's text: duplicates and caps are
+    decided on a hash per row, and the chosen rows are ordered by DuckDB out of core, then tokenized
+    and written one batch at a time."""
+    traces = warehouse.scan("decontaminated_traces")
+    keys = traces.select(*ROW_KEYS, "part", content_key=content_key()).collect(engine="streaming")
+    unique, duplicates = drop_duplicates(keys, PART_PRIORITY)
+    chosen, over_cap = cap_parts(unique, config.caps, config.seed)
     rejects = pl.concat([
         as_rejects(duplicates.select(*ROW_KEYS, "part", "duplicate_of"), "mix",
                    reason=pl.lit("exact duplicate"),
@@ -83,10 +91,20 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
                    reason=pl.format("over the cap of {} rows for {}", pl.col("cap"), pl.col("part")),
                    threshold="cap", evidence=pl.lit(f"not drawn with seed {config.seed}")),
     ], how="diagonal")
+    counter = TokenCounter(config.tokenizer)
+    schema = {**traces.collect_schema(), "tokens": pl.Int64}
+    lengths: list[pl.DataFrame] = []
     with warehouse.commit("sft_mix") as stage:
-        stage.write("sft_mix", mix)
+        with stage.writer("sft_mix", schema) as mix_out, stage.writer("sft_messages", MESSAGES_SCHEMA) as messages_out:
+            for rows in _chosen_rows(warehouse, stage.folder, chosen.select(ROW_KEYS), schema):
+                rows = rows.with_columns(tokens=pl.Series(counter.count(rows), dtype=pl.Int64))
+                mix_out.write(rows)
+                messages_out.write(to_messages(rows).with_columns(part=rows["part"]))
+                lengths.append(rows.select("part", "tokens"))
         stage.write("sft_mix_rejects", rejects)
-        stage.write("sft_messages", to_messages(mix).with_columns(part=mix["part"]))
+    counter.log()
+    mix = pl.concat(lengths) if lengths else pl.DataFrame(schema={"part": pl.String, "tokens": pl.Int64})
+    tokenizer_name = counter.name
     create_audit_views(warehouse)  # the mix's duplicates and caps in removed_samples
     table = mix_table(mix, config.caps)
     above = int((mix["tokens"] > config.max_length).sum())
@@ -115,37 +133,86 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
                                warehouse.scan("sft_mix"), warehouse.scan("sft_mix_rejects"), ROW_KEYS)
 
 
-def _token_counts(mix: pl.DataFrame, tokenizer_name: str | None) -> tuple[str, list[int]]:
+MESSAGES_SCHEMA = {"sample_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+                   "part": pl.String}
+SORT_MEMORY = "2GB"  # DuckDB's limit while it orders the chosen rows; beyond it the sort spills to disk
+
+
+def _chosen_rows(warehouse: Warehouse, folder: Path, chosen: pl.DataFrame,
+                 schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
+    """The full rows of the chosen keys in the mix's order (part, source, source_row), in batches
+    of `TOKENIZE_CHUNK_ROWS`: DuckDB selects and sorts them out of core into a file beside the
+    step's tables (removed after), read back one row group at a time."""
+    ids, ordered, spill = folder / "chosen.tmp.parquet", folder / "ordered.tmp.parquet", folder / "spill.tmp"
+    chosen.write_parquet(ids)
+    source = _sql_path(warehouse.table_path("decontaminated_traces"))
+    try:
+        with duckdb.connect() as con:
+            con.execute(f"SET memory_limit = '{SORT_MEMORY}'")
+            con.execute(f"SET temp_directory = {_sql_path(spill)}")
+            con.execute(
+                f"COPY (SELECT t.* FROM read_parquet({source}) t "
+                f"SEMI JOIN read_parquet({_sql_path(ids)}) c USING (sample_id, source, source_row) "
+                f"ORDER BY t.part, t.source, t.source_row) TO {_sql_path(ordered)} "
+                f"(FORMAT parquet, ROW_GROUP_SIZE {TOKENIZE_CHUNK_ROWS})")
+        columns = [c for c in schema if c != "tokens"]
+        for batch in pq.ParquetFile(ordered).iter_batches(batch_size=TOKENIZE_CHUNK_ROWS, columns=columns):
+            yield pl.from_arrow(batch).cast({c: schema[c] for c in columns})
+    finally:
+        for path in (ids, ordered):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class TokenCounter:
     """Tokens of each row as the trainer sees it (the chat template over user + assistant turns).
 
     The texts are made by Polars around the template's fixed parts (`core.mix.chat_texts`) and
-    encoded in batches on every core. Tokenizers' thread pool is turned on for this call only:
+    encoded in batches on every core. Tokenizers' thread pool is turned on for each call only:
     the step's process forks nothing while it runs, and it is turned off again after, so a
     process forked later does not inherit a used pool."""
-    from transformers import AutoTokenizer
 
-    started = time.perf_counter()
-    if tokenizer_name is None:
-        gguf = packaged_gguf_path()
-        tokenizer, name = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), GGUF_MODEL_NAME
-    else:
-        tokenizer, name = AutoTokenizer.from_pretrained(tokenizer_name), tokenizer_name
-    texts, rendering = chat_texts(to_messages(mix), tokenizer)
-    rendered = time.perf_counter()
-    before = os.environ.get("TOKENIZERS_PARALLELISM")
-    os.environ["TOKENIZERS_PARALLELISM"] = "true"
-    try:
-        counts = token_lengths(texts, tokenizer, TOKENIZE_CHUNK_ROWS)
-    finally:
-        if before is None:
-            del os.environ["TOKENIZERS_PARALLELISM"]
+    def __init__(self, tokenizer_name: str | None):
+        from transformers import AutoTokenizer
+
+        if tokenizer_name is None:
+            gguf = packaged_gguf_path()
+            self.tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            self.name = GGUF_MODEL_NAME
         else:
-            os.environ["TOKENIZERS_PARALLELISM"] = before
-    seconds = time.perf_counter() - started
-    dg.get_dagster_logger().info(
-        f"counted {sum(counts):,} tokens of {len(counts):,} rows with {name} in {seconds:.1f} s "
-        f"({rendered - started:.1f} s rendering by {rendering}, {sum(counts) / max(seconds, 1e-9):,.0f} tokens/s)")
-    return name, counts
+            self.tokenizer, self.name = AutoTokenizer.from_pretrained(tokenizer_name), tokenizer_name
+        self.rows = self.tokens = 0
+        self.seconds = self.rendering_seconds = 0.0
+        self.rendering: set[str] = set()
+
+    def count(self, rows: pl.DataFrame) -> list[int]:
+        started = time.perf_counter()
+        texts, rendering = chat_texts(to_messages(rows), self.tokenizer)
+        self.rendering.add(rendering)
+        self.rendering_seconds += time.perf_counter() - started
+        before = os.environ.get("TOKENIZERS_PARALLELISM")
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        try:
+            counts = token_lengths(texts, self.tokenizer, TOKENIZE_CHUNK_ROWS)
+        finally:
+            if before is None:
+                del os.environ["TOKENIZERS_PARALLELISM"]
+            else:
+                os.environ["TOKENIZERS_PARALLELISM"] = before
+        self.seconds += time.perf_counter() - started
+        self.rows += len(counts)
+        self.tokens += sum(counts)
+        return counts
+
+    def log(self) -> None:
+        dg.get_dagster_logger().info(
+            f"counted {self.tokens:,} tokens of {self.rows:,} rows with {self.name} in {self.seconds:.1f} s "
+            f"({self.rendering_seconds:.1f} s rendering by {' and '.join(sorted(self.rendering)) or 'nothing'}, "
+            f"{self.tokens / max(self.seconds, 1e-9):,.0f} tokens/s)")
 
 
 def _length_chart(tokens: pl.Series, max_length: int) -> dict:

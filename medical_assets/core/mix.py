@@ -33,8 +33,11 @@ def _priority(parts: Sequence[str]) -> pl.Expr:
 
 def drop_duplicates(traces: pl.DataFrame, parts: Sequence[str] = PART_PRIORITY) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(kept, duplicates): one row per normalized prompt + response, the first by `parts` order,
-    source and source row; each duplicate gets `duplicate_of`, the `sample_id` it repeats."""
-    ranked = traces.with_columns(_key=content_key(), _rank=_priority(parts)).sort("_rank", "source", "source_row")
+    source and source row; each duplicate gets `duplicate_of`, the `sample_id` it repeats.
+    `traces` holds the texts, or only the row keys, `part` and each row's `content_key` (a hash
+    per row: all the mix keeps in memory for millions of rows)."""
+    key = pl.col("content_key") if "content_key" in traces.columns else content_key()
+    ranked = traces.with_columns(_key=key, _rank=_priority(parts)).sort("_rank", "source", "source_row")
     ranked = ranked.with_columns(duplicate_of=pl.col("sample_id").first().over("_key"),
                                  _first=pl.int_range(pl.len()).over("_key") == 0)
     kept = ranked.filter(pl.col("_first")).drop("_key", "_rank", "_first", "duplicate_of")
