@@ -77,7 +77,7 @@ def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
 def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, warehouse: Warehouse):
     """The recipe's preprocessing filters, each a named unit with its rows in and out."""
     candidates = warehouse.scan("candidate_traces")
-    waits = candidates.select(wait_count_expr().alias("wait")).collect()["wait"]
+    waits = candidates.select(wait_count_expr().alias("wait")).collect(engine="streaming")["wait"]  # an int a row
     measured_limit = wait_threshold(waits, config.wait_percentile)
     limit = config.max_wait if config.max_wait is not None else measured_limit
     filters = recipe_filters(config.min_prompt_words_exclusive, limit)
