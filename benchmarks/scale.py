@@ -344,6 +344,7 @@ def child_stage(spec: dict) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get()
     baseline_mb = _vm("VmHWM")
+    peaks = RssPeaks()
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey(name) for name in spec["selection"]],
@@ -356,8 +357,38 @@ def child_stage(spec: dict) -> None:
     failed_checks = [event.event_specific_data.check_name for event in result.all_events
                      if event.event_type_value == "ASSET_CHECK_EVALUATION"
                      and not event.event_specific_data.passed]
+    peaks.stop()
     print("RESULT " + json.dumps({"success": result.success, "seconds": seconds, "baseline_mb": baseline_mb,
-                                  "vm_hwm_mb": _vm("VmHWM"), "errors": errors, "failed_checks": failed_checks}))
+                                  "vm_hwm_mb": _vm("VmHWM"), "anon_peak_mb": peaks.peak["RssAnon"],
+                                  "file_peak_mb": peaks.peak["RssFile"], "errors": errors,
+                                  "failed_checks": failed_checks}))
+
+
+class RssPeaks:
+    """The highest anonymous and file-backed resident memory of this process, sampled every 20 ms.
+
+    VmHWM counts both. File-backed pages are mostly the Parquet inputs that Polars memory-maps: clean
+    page cache, which the kernel takes back under pressure, and which grows with the bytes read even
+    when a stage streams. Anonymous memory (heap, buffers, arrays) is what a stage needs."""
+
+    def __init__(self, interval: float = 0.02):
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, interval: float) -> None:
+        while True:
+            for key in self.peak:
+                value = _vm(key)
+                if value is not None and value > self.peak[key]:
+                    self.peak[key] = value
+            if self._done.wait(interval):
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _vm(key: str) -> float | None:
@@ -458,6 +489,8 @@ class Measured:
     wall_s: float | None = None
     run_s: float | None = None
     peak_rss_mb: float | None = None
+    peak_anon_mb: float | None = None
+    peak_file_mb: float | None = None
     baseline_mb: float | None = None
     input_gb: float | None = None
     error: str | None = None
@@ -514,6 +547,8 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
                                                           args.stage_timeout or None)
         m.run_s = result["seconds"] if result else None
         m.baseline_mb = result["baseline_mb"] if result else None
+        m.peak_anon_mb = result.get("anon_peak_mb") if result else None
+        m.peak_file_mb = result.get("file_peak_mb") if result else None
         m.rows = count_rows(home, stage.table, stage.partition)
         m.failed_checks = result["failed_checks"] if result else []
         if code != 0 or not result or not result["success"]:
@@ -521,7 +556,8 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
             m.error = "; ".join(result["errors"]) if result and result["errors"] else f"exit {code}: {tail}"
         measured.append(m)
         print(f"   {stage.label:<44} {m.rows if m.rows is not None else '-':>9} rows {m.wall_s:8.1f}s "
-              f"(run {m.run_s or 0:7.1f}s)  peak {m.peak_rss_mb:8,.0f} MB (after imports {m.baseline_mb or 0:5,.0f})"
+              f"(run {m.run_s or 0:7.1f}s)  peak {m.peak_rss_mb:8,.0f} MB (anonymous {m.peak_anon_mb or 0:6,.0f}, file-backed {m.peak_file_mb or 0:6,.0f}; "
+              f"after imports {m.baseline_mb or 0:5,.0f})"
               f"  input {m.input_gb:8.4f} GB"
               + (f"  FAILED: {m.error[:300]}" if m.error else "")
               + (f"  failed checks: {m.failed_checks}" if m.failed_checks else ""), flush=True)
@@ -535,11 +571,11 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
 def chunk_rows() -> dict[str, int]:
     """Rows a stage holds at once when it works in chunks: below this, its memory grows with the rows."""
     from medical_assets.assets.curation import EMBED_CHUNK_ROWS
-    from medical_assets.assets.mix import TOKENIZE_CHUNK_ROWS
+    from medical_assets.assets.mix import MIX_BATCH_ROWS
     from medical_assets.resources.sources import SourceCatalog
 
     return {"raw_traces": SourceCatalog.model_fields["chunk_rows"].default, "prompt_embeddings": EMBED_CHUNK_ROWS,
-            "sft_mix": TOKENIZE_CHUNK_ROWS}
+            "sft_mix": MIX_BATCH_ROWS}
 
 
 def summary_rows(sizes: list[dict]) -> list[dict]:
@@ -552,14 +588,18 @@ def summary_rows(sizes: list[dict]) -> list[dict]:
         chunk = chunks.get(label.split("[")[0])
         row["within_one_chunk"] = bool(chunk and per[0] and per[0]["rows"] is not None and per[0]["rows"] < chunk)
         for i, m in enumerate(per, start=1):
-            for key in ("rows", "wall_s", "run_s", "peak_rss_mb", "input_gb", "error"):
+            for key in ("rows", "wall_s", "run_s", "peak_rss_mb", "peak_anon_mb", "peak_file_mb", "input_gb", "error"):
                 row[f"{key}_{i}"] = m[key] if m else None
-        row["delta_rss_mb"] = row["slope_mb_per_gb"] = None
+        row["delta_rss_mb"] = row["slope_mb_per_gb"] = row["delta_anon_mb"] = row["anon_slope_mb_per_gb"] = None
         if len(per) == 2 and all(m and m["peak_rss_mb"] is not None and not m["error"] for m in per):
             row["delta_rss_mb"] = per[1]["peak_rss_mb"] - per[0]["peak_rss_mb"]
+            if all(m.get("peak_anon_mb") is not None for m in per):
+                row["delta_anon_mb"] = per[1]["peak_anon_mb"] - per[0]["peak_anon_mb"]
             grown = per[1]["input_gb"] - per[0]["input_gb"]
             if not stage.constant and grown > 0 and grown >= MIN_GROWTH * per[0]["input_gb"]:
                 row["slope_mb_per_gb"] = row["delta_rss_mb"] / grown
+                if row["delta_anon_mb"] is not None:
+                    row["anon_slope_mb_per_gb"] = row["delta_anon_mb"] / grown
         rows.append(row)
     return rows
 
@@ -569,20 +609,27 @@ def print_table(rows: list[dict], sizes: list[dict]) -> None:
         return "-" if value is None else format(value, spec)
 
     names = [f"{s['r1_rows']:,}" for s in sizes]
-    print(f"\nPer stage, at {' and '.join(names)} R1 rows (each stage its own process; peak RSS of that process):")
+    print(f"\nPer stage, at {' and '.join(names)} R1 rows (each stage its own process). peak MB: its peak RSS "
+          "(VmHWM); anon MB: its peak anonymous RSS (heap and buffers, without the page cache of memory-mapped "
+          "input files, which the kernel takes back under pressure); MB/GB: growth of each per additional GB of input")
     header = (f"{'stage':<42}" + "".join(f"{'rows@' + n:>13}" for n in names) + "".join(f"{'wall s@' + str(i):>10}" for i in (1, 2))
-              + "".join(f"{'peak MB@' + str(i):>11}" for i in (1, 2)) + "".join(f"{'in GB@' + str(i):>10}" for i in (1, 2))
-              + f"{'dRSS MB':>9}{'MB/GB':>10}  kind")
+              + "".join(f"{'peak MB@' + str(i):>11}" for i in (1, 2)) + "".join(f"{'anon MB@' + str(i):>11}" for i in (1, 2))
+              + "".join(f"{'in GB@' + str(i):>10}" for i in (1, 2))
+              + f"{'dRSS MB':>9}{'MB/GB':>8}{'dAnon MB':>10}{'MB/GB':>8}  kind")
     print(header)
     print("-" * len(header))
     for r in rows:
-        slope = "const" if r["constant_input"] else fmt(r["slope_mb_per_gb"], ",.0f") + ("*" if r["within_one_chunk"] else "")
+        star = "*" if r["within_one_chunk"] else ""
+        slope = "const" if r["constant_input"] else fmt(r["slope_mb_per_gb"], ",.0f") + star
+        anon_slope = "const" if r["constant_input"] else fmt(r.get("anon_slope_mb_per_gb"), ",.0f") + star
         failed = "  FAILED" if r.get("error_1") or r.get("error_2") else ""
         print(f"{r['stage']:<42}" + "".join(f"{fmt(r.get(f'rows_{i}'), ','):>13}" for i in (1, 2))
               + "".join(f"{fmt(r.get(f'wall_s_{i}'), '.1f'):>10}" for i in (1, 2))
               + "".join(f"{fmt(r.get(f'peak_rss_mb_{i}'), ',.0f'):>11}" for i in (1, 2))
+              + "".join(f"{fmt(r.get(f'peak_anon_mb_{i}'), ',.0f'):>11}" for i in (1, 2))
               + "".join(f"{fmt(r.get(f'input_gb_{i}'), '.4f'):>10}" for i in (1, 2))
-              + f"{fmt(r['delta_rss_mb'], '+,.0f'):>9}{slope:>10}  {r['kind']}{failed}")
+              + f"{fmt(r['delta_rss_mb'], '+,.0f'):>9}{slope:>8}{fmt(r.get('delta_anon_mb'), '+,.0f'):>10}"
+              + f"{anon_slope:>8}  {r['kind']}{failed}")
     chunks = chunk_rows()
     if any(r["within_one_chunk"] for r in rows):
         print("* the smaller size is below the stage's chunk (" + ", ".join(f"{k} {v:,} rows" for k, v in chunks.items())
@@ -595,13 +642,13 @@ def print_table(rows: list[dict], sizes: list[dict]) -> None:
         print(f"  {', '.join(dict.fromkeys(stages))}: {state}")
     print("Corpus-wide state by design: " + ", ".join(dict.fromkeys(
         r["stage"].split("[")[0] for r in rows if r["kind"] == "corpus-wide")))
-    growing = [r for r in rows if r["slope_mb_per_gb"] is not None]
+    growing = [r for r in rows if r.get("anon_slope_mb_per_gb") is not None]
     if growing:
-        print("\nPeak RSS per additional GB of input, largest first (~0 expected for row-wise stages):")
-        for r in sorted(growing, key=lambda r: -r["slope_mb_per_gb"])[:10]:
+        print("\nPeak anonymous RSS per additional GB of input, largest first (~0 expected for row-wise stages):")
+        for r in sorted(growing, key=lambda r: -r["anon_slope_mb_per_gb"])[:10]:
             mark = " (within one chunk at the smaller size)" if r["within_one_chunk"] else ""
-            print(f"  {r['stage']:<42} {r['slope_mb_per_gb']:>9,.0f} MB/GB  ({r['delta_rss_mb']:+,.0f} MB)  "
-                  f"{r['kind']}{mark}")
+            print(f"  {r['stage']:<42} {r['anon_slope_mb_per_gb']:>9,.0f} MB/GB  ({r['delta_anon_mb']:+,.0f} MB; "
+                  f"peak RSS {r['delta_rss_mb']:+,.0f} MB)  {r['kind']}{mark}")
 
 
 def main() -> None:

@@ -188,11 +188,14 @@ def _size_chart(sizes: pl.Series, n_clusters: int) -> dict:
 
 @dg.asset(deps=["prompt_clusters", "raw_traces"], group_name="curation", owners=OWNERS, kinds={"polars", "parquet"})
 def cluster_exemplars(context: dg.AssetExecutionContext, config: ExemplarConfig, warehouse: Warehouse):
-    """The prompts nearest each cluster's centre (the recipe: 10; all of a smaller cluster), with their text."""
+    """The prompts nearest each cluster's centre (the recipe: 10; all of a smaller cluster), with their text.
+    Only the exemplars' prompts are read into memory, not every R1 prompt."""
     clusters = warehouse.read("prompt_clusters")
     exemplars = nearest_exemplars(clusters, config.per_cluster)
-    prompts = warehouse.scan("raw_traces", R1_SOURCES).select("sample_id", *ROW_KEYS, "prompt")
-    exemplars = exemplars.join(prompts.collect(), on=["sample_id", *ROW_KEYS], how="left")
+    keys = ["sample_id", *ROW_KEYS]
+    prompts = (warehouse.scan("raw_traces", R1_SOURCES).select(*keys, "prompt")
+               .join(exemplars.lazy().select(keys), on=keys, how="semi").collect(engine="streaming"))
+    exemplars = exemplars.join(prompts, on=keys, how="left")
     warehouse.write("cluster_exemplars", exemplars)
     per_cluster = exemplars.group_by("cluster").len("n")
     short = per_cluster.filter(pl.col("n") < config.per_cluster)

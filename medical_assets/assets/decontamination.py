@@ -1,6 +1,7 @@
 """Decontamination: no training prompt that overlaps an evaluation question reaches the mix."""
 
 import random
+from typing import Callable
 
 import dagster as dg
 import polars as pl
@@ -19,6 +20,8 @@ from medical_assets.resources.storage import Warehouse
 ROW_KEYS = ["source", "source_row"]
 OWNERS = ["team:curation"]
 RECHECK_ROWS = 2_000  # kept rows re-verified by the independent n-gram check
+PROMPT_CHUNK_ROWS = 200_000  # candidate prompts checked at a time by the n-gram and fuzzy steps (~100 MB of prompts)
+HIT_KEYS = ["sample_id", "benchmark", "question_id"]
 
 
 class DecontaminationConfig(dg.Config):
@@ -32,6 +35,21 @@ class DecontaminationConfig(dg.Config):
 def train_prompts(warehouse: Warehouse) -> pl.DataFrame:
     """The distinct candidate prompts, by sample_id: what every decontamination step checks."""
     return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
+
+
+def matches_in_chunks(warehouse: Warehouse, find: Callable, progress: Progress) -> pl.DataFrame:
+    """`find(prompts, progress)` over the candidate prompts `PROMPT_CHUNK_ROWS` at a time (only
+    `sample_id` and `prompt` read: one chunk in memory beside the eval index), its hits concatenated;
+    a sample_id repeated across chunks (an exact duplicate row) keeps its first hit per question."""
+    total, done, found = warehouse.count("quality_traces"), 0, []
+    for chunk in warehouse.batches("quality_traces", ["sample_id", "prompt"], PROMPT_CHUNK_ROWS):
+        found.append(find(chunk.unique("sample_id", keep="first", maintain_order=True),
+                          lambda part, whole, before=done, rows=chunk.height: progress.update(
+                              before + round(rows * part / max(whole, 1)), total)))
+        done += chunk.height
+    if not found:
+        return find(pl.DataFrame(schema={"sample_id": pl.String, "prompt": pl.String}), None)
+    return pl.concat(found).unique(HIT_KEYS, keep="first", maintain_order=True)
 
 
 def eval_texts(warehouse: Warehouse) -> pl.DataFrame:
@@ -52,9 +70,9 @@ def ngram_matches(context: dg.AssetExecutionContext, config: DecontaminationConf
     """Training prompts sharing a word 10-gram with an eval question (alone or with its options)
     or a HealthBench user turn, as open-r1 decontaminates: one row per (sample_id, benchmark,
     question_id) with the n-gram."""
-    progress = Progress(context.log, "prompts checked for shared n-grams", 0)
-    hits = decontamination.ngram_matches(train_prompts(warehouse), eval_texts(warehouse), n=config.ngram_size,
-                                         progress=progress.update)
+    evals = eval_texts(warehouse)
+    hits = matches_in_chunks(warehouse, lambda prompts, progress: decontamination.ngram_matches(
+        prompts, evals, n=config.ngram_size, progress=progress), Progress(context.log, "prompts checked for shared n-grams", 0))
     warehouse.write("ngram_matches", hits)
     return dg.MaterializeResult(metadata={**_hit_metadata(hits), "ngram_size": config.ngram_size})
 
@@ -65,9 +83,9 @@ def fuzzy_matches(context: dg.AssetExecutionContext, config: DecontaminationConf
                   warehouse: Warehouse) -> dg.MaterializeResult:
     """Training prompts whose rapidfuzz `fuzz.ratio` with an eval question is >= 90 (s1K):
     one row per pair with the score and both lengths."""
-    progress = Progress(context.log, "distinct prompts fuzzy-matched", 0)
-    hits = decontamination.fuzzy_matches(train_prompts(warehouse), eval_texts(warehouse),
-                                         threshold=config.fuzzy_threshold, progress=progress.update)
+    evals = eval_texts(warehouse)
+    hits = matches_in_chunks(warehouse, lambda prompts, progress: decontamination.fuzzy_matches(
+        prompts, evals, threshold=config.fuzzy_threshold, progress=progress), Progress(context.log, "prompts fuzzy-matched", 0))
     warehouse.write("fuzzy_matches", hits)
     return dg.MaterializeResult(metadata={**_hit_metadata(hits), "fuzzy_threshold": config.fuzzy_threshold})
 
@@ -170,11 +188,12 @@ def _recheck_kept(kept: pl.LazyFrame, warehouse: Warehouse, n: int) -> dg.AssetC
         for text in (question, f"{question}\n{options}"):
             words = text.lower().split()
             eval_ngrams.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-    prompts = kept.select("sample_id", "prompt").collect()
-    rows = random.Random(0).sample(range(prompts.height), min(RECHECK_ROWS, prompts.height))
+    n_kept = kept.select(pl.len()).collect().item()
+    rows = random.Random(0).sample(range(n_kept), min(RECHECK_ROWS, n_kept))
+    prompts = (kept.select("sample_id", "prompt").with_row_index("row").filter(pl.col("row").is_in(rows))
+               .collect(engine="streaming"))  # only the sampled rows' prompts are kept
     leaked = []
-    for row in rows:
-        sample, prompt = prompts.row(row)
+    for sample, prompt in prompts.select("sample_id", "prompt").iter_rows():
         words = prompt.lower().split()
         if any(tuple(words[i:i + n]) in eval_ngrams for i in range(len(words) - n + 1)):
             leaked.append(sample)

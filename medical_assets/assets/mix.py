@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
-import duckdb
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from medical_assets.assets.accounting import row_accounting_check
@@ -25,14 +23,14 @@ from medical_assets.core.mix import (
 from medical_assets.core.rejects import as_rejects
 from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedded_model import GGUF_MODEL_NAME, packaged_gguf_path
-from medical_assets.resources.storage import Warehouse
+from medical_assets.resources.storage import Warehouse, in_given_order
 
 RECIPE_CAPS = {"curated_r1": RECIPE.mix.curated_r1, "synthetic_qa": RECIPE.mix.synthetic_qa,
                "public_medical": RECIPE.mix.public_medical, "math": RECIPE.mix.math}
 ROW_KEYS = ["sample_id", "source", "source_row"]
 OWNERS = ["team:curation"]
 LENGTH_EDGES = [0, 512, 1_024, 2_048, 4_096, 8_192, RECIPE.sft.max_length + 1]
-TOKENIZE_CHUNK_ROWS = 4_096
+MIX_BATCH_ROWS = 1_024  # rows ordered, tokenized and written at a time (20 MB of text at the card's 20 KB a row)
 
 
 class MixConfig(dg.Config):
@@ -77,8 +75,8 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     feeds it, so no row skips them), exact duplicates removed (normalized prompt + response; the copy
     of the first part in synthetic_qa, public_medical, curated_r1, math order is kept), then each part
     sampled to its cap with a seed. Memory does not follow the corpus's text: duplicates and caps are
-    decided on a hash per row, and the chosen rows are ordered by DuckDB out of core, then tokenized
-    and written one batch at a time."""
+    decided on a hash per row, and the chosen rows are put in the mix's order by an external bucket
+    sort (`storage.in_given_order`), then tokenized and written one batch at a time."""
     traces = warehouse.scan("decontaminated_traces")
     keys = traces.select(*ROW_KEYS, "part", content_key=content_key()).collect(engine="streaming")
     unique, duplicates = drop_duplicates(keys, PART_PRIORITY)
@@ -96,7 +94,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     lengths: list[pl.DataFrame] = []
     with warehouse.commit("sft_mix") as stage:
         with stage.writer("sft_mix", schema) as mix_out, stage.writer("sft_messages", MESSAGES_SCHEMA) as messages_out:
-            for rows in _chosen_rows(warehouse, stage.folder, chosen.select(ROW_KEYS), schema):
+            for rows in _chosen_rows(warehouse, stage.folder, chosen, schema):
                 rows = rows.with_columns(tokens=pl.Series(counter.count(rows), dtype=pl.Int64))
                 mix_out.write(rows)
                 messages_out.write(to_messages(rows).with_columns(part=rows["part"]))
@@ -135,37 +133,19 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
 
 MESSAGES_SCHEMA = {"sample_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
                    "part": pl.String}
-SORT_MEMORY = "2GB"  # DuckDB's limit while it orders the chosen rows; beyond it the sort spills to disk
-
-
 def _chosen_rows(warehouse: Warehouse, folder: Path, chosen: pl.DataFrame,
                  schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
-    """The full rows of the chosen keys in the mix's order (part, source, source_row), in batches
-    of `TOKENIZE_CHUNK_ROWS`: DuckDB selects and sorts them out of core into a file beside the
-    step's tables (removed after), read back one row group at a time."""
-    ids, ordered, spill = folder / "chosen.tmp.parquet", folder / "ordered.tmp.parquet", folder / "spill.tmp"
-    chosen.write_parquet(ids)
-    source = _sql_path(warehouse.table_path("decontaminated_traces"))
+    """The full rows of the chosen keys in the mix's order (part, source, source_row), in batches of
+    `MIX_BATCH_ROWS`, by an external bucket sort spilled beside the step's tables (removed after)."""
+    order = chosen.select(*ROW_KEYS, "part").sort("part", "source", "source_row").with_row_index("position")
+    columns = [c for c in schema if c != "tokens"]
+    spill = folder / "order.tmp"
     try:
-        with duckdb.connect() as con:
-            con.execute(f"SET memory_limit = '{SORT_MEMORY}'")
-            con.execute(f"SET temp_directory = {_sql_path(spill)}")
-            con.execute(
-                f"COPY (SELECT t.* FROM read_parquet({source}) t "
-                f"SEMI JOIN read_parquet({_sql_path(ids)}) c USING (sample_id, source, source_row) "
-                f"ORDER BY t.part, t.source, t.source_row) TO {_sql_path(ordered)} "
-                f"(FORMAT parquet, ROW_GROUP_SIZE {TOKENIZE_CHUNK_ROWS})")
-        columns = [c for c in schema if c != "tokens"]
-        for batch in pq.ParquetFile(ordered).iter_batches(batch_size=TOKENIZE_CHUNK_ROWS, columns=columns):
-            yield pl.from_arrow(batch).cast({c: schema[c] for c in columns})
+        for rows in in_given_order(warehouse.table_path("decontaminated_traces"), order.drop("part"), ROW_KEYS,
+                                   spill, MIX_BATCH_ROWS):
+            yield rows.select(columns).cast({c: schema[c] for c in columns})
     finally:
-        for path in (ids, ordered):
-            path.unlink(missing_ok=True)
         shutil.rmtree(spill, ignore_errors=True)
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 class TokenCounter:
@@ -197,7 +177,7 @@ class TokenCounter:
         before = os.environ.get("TOKENIZERS_PARALLELISM")
         os.environ["TOKENIZERS_PARALLELISM"] = "true"
         try:
-            counts = token_lengths(texts, self.tokenizer, TOKENIZE_CHUNK_ROWS)
+            counts = token_lengths(texts, self.tokenizer)
         finally:
             if before is None:
                 del os.environ["TOKENIZERS_PARALLELISM"]

@@ -56,17 +56,20 @@ class MathSampleConfig(dg.Config):
 )
 def math_traces(config: MathSampleConfig, warehouse: Warehouse):
     """`sample_size` rows of the math supplement drawn without replacement with `seed` (all rows
-    when there are fewer); the rows not drawn go to `math_rejects`, so each is accounted for."""
-    rows = warehouse.read("raw_traces", MATH_SOURCES)
-    kept = sample_questions(rows, config.sample_size, config.seed).sort("source", "source_row")
-    reason = f"not drawn: {kept.height:,} of {rows.height:,} rows sampled with seed {config.seed}"
-    rejected = rows.join(kept.select(ROW_KEYS), on=ROW_KEYS, how="anti").select(*ROW_KEYS, reason=pl.lit(reason))
+    when there are fewer); the rows not drawn go to `math_rejects`, so each is accounted for. The draw
+    is made on the rows' keys; the drawn rows are streamed from the source's table."""
+    source_rows = warehouse.scan("raw_traces", MATH_SOURCES)
+    rows = source_rows.select(ROW_KEYS).collect(engine="streaming")
+    drawn = sample_questions(rows, config.sample_size, config.seed).sort("source", "source_row")
+    kept = source_rows.join(drawn.lazy(), on=ROW_KEYS, how="semi", maintain_order="left")
+    reason = f"not drawn: {drawn.height:,} of {rows.height:,} rows sampled with seed {config.seed}"
+    rejected = rows.join(drawn, on=ROW_KEYS, how="anti").select(*ROW_KEYS, reason=pl.lit(reason))
     with warehouse.commit("math_traces") as stage:
-        stage.write("math_traces", kept)
+        stage.sink("math_traces", kept)
         stage.write("math_rejects", as_rejects(rejected, "sampling"))
     yield dg.MaterializeResult(asset_key="math_traces", metadata={
-        "dagster/row_count": kept.height, "rows_in": rows.height, "sample_size": config.sample_size, "seed": config.seed,
-        "rows_by_source": dg.MetadataValue.md(markdown_table(_per_source(kept))),
+        "dagster/row_count": drawn.height, "rows_in": rows.height, "sample_size": config.sample_size, "seed": config.seed,
+        "rows_by_source": dg.MetadataValue.md(markdown_table(_per_source(drawn))),
     })
     yield dg.MaterializeResult(asset_key="math_rejects", metadata={"dagster/row_count": rejected.height})
     yield row_accounting_check("rows_accounted", "math_traces", warehouse.scan("raw_traces", MATH_SOURCES),

@@ -139,6 +139,40 @@ class ChunkWriter:
         self._writer.close()
 
 
+def row_groups(path: Path, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+    """The rows of one Parquet file, one row group at a time, read without memory-mapping the file:
+    memory holds one group, whatever the file's size."""
+    parquet = pq.ParquetFile(path, memory_map=False)
+    for group in range(parquet.num_row_groups):
+        yield pl.from_arrow(parquet.read_row_group(group, columns=list(columns) if columns else None))
+
+
+def in_given_order(path: Path, order: pl.DataFrame, keys: Sequence[str], spill: Path,
+                   bucket_rows: int) -> Iterator[pl.DataFrame]:
+    """The rows of the Parquet file `path` that `order` names (by `keys`, with a `position` 0..n-1), in
+    position order, in frames of at most `bucket_rows` rows; rows `order` does not name are skipped.
+
+    An external bucket sort in two passes: the file is read one row group at a time and each
+    group's rows are written to the bucket of their position (`position // bucket_rows`) under
+    `spill`; each bucket is then read back and sorted. Memory holds `order` (keys only, a few dozen
+    bytes a row), one row group and one bucket, never the file's text; disk holds the selected rows
+    once more until the caller removes `spill`."""
+    spill.mkdir(parents=True, exist_ok=True)
+    index = order.select(*keys, pl.col("position").cast(pl.Int64))
+    for group, rows in enumerate(row_groups(path)):
+        placed = rows.join(index, on=list(keys), how="inner").with_columns(_bucket=pl.col("position") // bucket_rows)
+        for (bucket,), piece in placed.partition_by("_bucket", as_dict=True, include_key=False).items():
+            folder = spill / f"{bucket:09d}"
+            folder.mkdir(exist_ok=True)
+            piece.write_ipc(folder / f"{group:09d}.arrow", compression="lz4")
+    for bucket in range(-(-index.height // bucket_rows)):
+        pieces = sorted((spill / f"{bucket:09d}").glob("*.arrow"))
+        if pieces:
+            frame = pl.concat([pl.read_ipc(piece, memory_map=False) for piece in pieces])
+            yield frame.sort("position").drop("position")
+            shutil.rmtree(spill / f"{bucket:09d}", ignore_errors=True)
+
+
 class StageCommit:
     """The tables one run of a step writes, made visible together by `Warehouse.commit`."""
 
@@ -311,6 +345,22 @@ class Warehouse(dg.ConfigurableResource):
 
     def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
         return self.scan(table, partitions).collect()
+
+    def batches(self, table: str, columns: Sequence[str], rows: int) -> Iterator[pl.DataFrame]:
+        """The table's `columns` in frames of about `rows` rows (whole row groups, at least one), file
+        after file: a corpus-wide step holds one batch of the columns it needs, never the table."""
+        files = [self.table_path(table)] if self.table_path(table).exists() else self.partitions(table)
+        if not files:
+            raise FileNotFoundError(f"table {table!r} has not been materialized under {self.root / 'tables'}")
+        pending: list[pl.DataFrame] = []
+        for path in files:
+            for group in row_groups(path, columns):
+                pending.append(group)
+                if sum(frame.height for frame in pending) >= rows:
+                    yield pl.concat(pending)
+                    pending = []
+        if pending:
+            yield pl.concat(pending)
 
     def _view_sql(self, table: str) -> str | None:
         single = self.table_path(table)

@@ -80,3 +80,22 @@ def test_a_user_session_holding_the_duckdb_file_does_not_fail_a_write(warehouse:
     time.sleep(0.1)
     assert "second" in warehouse.refresh_views()
     assert warehouse.query("SELECT x FROM second")["x"].to_list() == [2]
+
+
+def test_rows_come_back_in_the_given_order_in_bounded_buckets_and_unnamed_rows_are_skipped(tmp_path):
+    import random
+
+    import pyarrow.parquet as pq
+
+    from medical_assets.resources.storage import in_given_order
+
+    rows = pl.DataFrame({"source": [f"s{i % 3}" for i in range(1_000)], "source_row": list(range(1_000)),
+                         "text": [f"trace {i} " * (i % 7) for i in range(1_000)]})
+    path = tmp_path / "t.parquet"
+    pq.write_table(rows.to_arrow(), path, row_group_size=64)  # 16 row groups
+    named = random.Random(1).sample(range(1_000), 700)  # a shuffled order over 700 of the rows
+    order = rows[named].select("source", "source_row").with_row_index("position")
+    batches = list(in_given_order(path, order, ["source", "source_row"], tmp_path / "spill", bucket_rows=50))
+    assert [b.height for b in batches] == [50] * 14
+    assert pl.concat(batches).equals(rows[named])
+    assert list((tmp_path / "spill").iterdir()) == []  # every bucket removed once read
