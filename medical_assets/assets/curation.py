@@ -2,7 +2,7 @@
 domain by a vote of LLM labels on its exemplars, keep the Medical and Biology ones."""
 
 import time
-from typing import Literal
+from typing import Iterator, Literal
 
 import dagster as dg
 import numpy as np
@@ -22,7 +22,7 @@ from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.sources import SourceCatalog
-from medical_assets.resources.storage import Warehouse
+from medical_assets.resources.storage import Warehouse, row_groups
 from medical_assets.sample import reference_domains
 from medical_assets.sources import SOURCES
 
@@ -78,50 +78,52 @@ class DomainConfig(dg.Config):
 def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, warehouse: Warehouse):
     """Each R1 prompt embedded (all-MiniLM-L6-v2 by default, 384-d, L2-normalized float32, stored as a
     fixed-size array column). Incremental: rows whose `sample_id` was embedded before by the same
-    embedder are reused, so a grown source embeds only its new rows. Reads only the ids and
-    prompts of the partition (not its reasoning and responses) and writes in chunks."""
+    embedder are reused, so a grown source embeds only its new rows. Memory holds the partition's
+    row keys and one chunk of prompts or vectors: the earlier vectors are carried over a row group at
+    a time, then the other prompts (not their reasoning and responses) read, embedded and written
+    `EMBED_CHUNK_ROWS` at a time."""
     source = context.partition_key
-    rows = warehouse.scan("raw_traces", [source]).select("sample_id", *ROW_KEYS, "prompt").collect()
+    keys = warehouse.scan("raw_traces", [source]).select("sample_id", *ROW_KEYS).collect(engine="streaming")
     info = embedder.describe()
     name = f"{info['model']} ({info['precision']})"
     dim = info["dimension"]
-    previous = _previous_embeddings(warehouse, source, name)
-    known = rows.join(previous, on="sample_id", how="inner") if previous is not None else None
-    todo = rows.join(previous, on="sample_id", how="anti") if previous is not None else rows
     schema = {"sample_id": pl.String, "source": pl.String, "source_row": pl.Int64, "embedder": pl.String,
               "embedding": pl.Array(pl.Float32, dim)}
     started = time.perf_counter()
-    progress = Progress(context.log, f"{source}: prompts embedded", todo.height)
     with warehouse.writer("prompt_embeddings", source, schema) as out:
-        if known is not None and known.height:
-            out.write(known.with_columns(embedder=pl.lit(name)).select(*schema))
-        for start in range(0, todo.height, EMBED_CHUNK_ROWS):
-            chunk = todo.slice(start, EMBED_CHUNK_ROWS)
-            vectors = embedder.encode(chunk["prompt"].to_list())
-            out.write(chunk.select("sample_id", *ROW_KEYS).with_columns(
-                embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, dim))))
-            progress.advance(chunk.height)
+        reused = [keys.clear()]
+        for earlier in _previous_embeddings(warehouse, source, name):
+            carried = keys.join(earlier.unique("sample_id"), on="sample_id", how="inner")
+            carried = carried.join(pl.concat(reused).select("sample_id"), on="sample_id", how="anti")
+            out.write(carried.with_columns(embedder=pl.lit(name)).select(*schema))
+            reused.append(carried.select(keys.columns))
+        done = pl.concat(reused)
+        progress = Progress(context.log, f"{source}: prompts embedded", keys.height - done.height)
+        for rows in warehouse.batches("raw_traces", ["sample_id", *ROW_KEYS, "prompt"], EMBED_CHUNK_ROWS, [source]):
+            chunk = rows.join(done, on=["sample_id", *ROW_KEYS], how="anti")
+            if chunk.height:
+                vectors = embedder.encode(chunk["prompt"].to_list())
+                out.write(chunk.select("sample_id", *ROW_KEYS).with_columns(
+                    embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, dim))))
+                progress.advance(chunk.height)
     seconds = time.perf_counter() - started
+    embedded = keys.height - done.height
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows.height,
-        "rows_reused": rows.height - todo.height,
-        "rows_embedded": todo.height,
-        "prompts_per_s": round(todo.height / seconds, 1) if todo.height else None,
+        "dagster/row_count": keys.height,
+        "rows_reused": done.height,
+        "rows_embedded": embedded,
+        "prompts_per_s": round(embedded / seconds, 1) if embedded else None,
         "seconds": round(seconds, 2),
         "embedder": info,
     })
 
 
-def _previous_embeddings(warehouse: Warehouse, source: str, embedder_name: str) -> pl.DataFrame | None:
+def _previous_embeddings(warehouse: Warehouse, source: str, embedder_name: str) -> Iterator[pl.DataFrame]:
+    """The partition's earlier vectors made by this embedder, (sample_id, embedding) a row group at a time."""
     if not warehouse.exists("prompt_embeddings", source):
-        return None
-    return (
-        warehouse.scan("prompt_embeddings", [source])
-        .filter(pl.col("embedder") == embedder_name)
-        .select("sample_id", "embedding")
-        .unique("sample_id")
-        .collect()
-    )
+        return
+    for group in row_groups(warehouse.table_path("prompt_embeddings", source), ["sample_id", "embedder", "embedding"]):
+        yield group.filter(pl.col("embedder") == embedder_name).select("sample_id", "embedding")
 
 
 @dg.asset(deps=["prompt_embeddings"], group_name="curation", owners=OWNERS, kinds={"faiss", "parquet"})

@@ -32,11 +32,6 @@ class DecontaminationConfig(dg.Config):
                                    "(s1K: 90).")
 
 
-def train_prompts(warehouse: Warehouse) -> pl.DataFrame:
-    """The distinct candidate prompts, by sample_id: what every decontamination step checks."""
-    return warehouse.scan("quality_traces").select("sample_id", "prompt").unique("sample_id").collect()
-
-
 def matches_in_chunks(warehouse: Warehouse, find: Callable, progress: Progress) -> pl.DataFrame:
     """`find(prompts, progress)` over the candidate prompts `PROMPT_CHUNK_ROWS` at a time (only
     `sample_id` and `prompt` read: one chunk in memory beside the eval index), its hits concatenated;

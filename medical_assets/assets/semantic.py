@@ -4,26 +4,24 @@
 
 import hashlib
 import time
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 import dagster as dg
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from medical_assets.assets.curation import EMBED_CHUNK_ROWS, R1_SOURCES
-from medical_assets.assets.decontamination import OWNERS, eval_texts, train_prompts
+from medical_assets.assets.decontamination import OWNERS, PROMPT_CHUNK_ROWS, eval_texts
 from medical_assets.assets.metadata import markdown_table
 from medical_assets.assets.progress import Progress
 from medical_assets.core import semantic
 from medical_assets.core.eval_questions import with_options_text
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.llm import LLM
-from medical_assets.resources.storage import Warehouse
+from medical_assets.resources.storage import ChunkWriter, Warehouse, row_groups
 
 JUDGE_CHUNK_PAIRS = 64
-READ_BATCH_ROWS = 65_536  # stored vectors read at once (each batch is filtered by the candidates' ids)
 MATCH_SCHEMA = {
     "sample_id": pl.String, "benchmark": pl.String, "question_id": pl.String, "rank": pl.Int64,
     "cosine": pl.Float64, "dice": pl.Float64, "shared_rare": pl.Float64, "numbers": pl.Float64,
@@ -84,20 +82,46 @@ def _question_vectors(warehouse: Warehouse, embedder: Embedder, name: str,
         reused=pl.col("key").is_in(known["key"].implode()))
 
 
-def _known_prompt_vectors(warehouse: Warehouse, name: str, wanted: set[str]) -> Iterator[pl.DataFrame]:
-    """(sample_id, embedding) batches of the candidate prompts already embedded by this embedder:
-    `prompt_embeddings` (the R1 prompts) and this step's own vectors of the other parts."""
-    files = [p for s in R1_SOURCES if warehouse.exists("prompt_embeddings", s)
-             for p in [warehouse.table_path("prompt_embeddings", s)]]
+def _search_every_prompt(warehouse: Warehouse, embedder: Embedder, name: str, candidate_ids: pl.DataFrame,
+                         vectors_out: ChunkWriter, search: Callable[[list[str], np.ndarray], None]) -> tuple[int, int]:
+    """`search` every candidate prompt's vector, batch by batch: the stored ones first (prompt_embeddings'
+    and this step's earlier ones, which are carried into `vectors_out`), then the others embedded
+    `PROMPT_CHUNK_ROWS` prompts at a time and written to `vectors_out`. (prompts reused, prompts embedded)."""
+    searched = [candidate_ids.clear()]  # prompt_embeddings and this step's own vectors hold disjoint prompts
+    for batch, own in _known_prompt_vectors(warehouse, name, candidate_ids):
+        if own:  # this step's earlier vectors of prompts still among the candidates
+            vectors_out.write(batch.with_columns(embedder=pl.lit(name)))
+        searched.append(batch.select("sample_id"))
+        search(batch["sample_id"].to_list(), batch["embedding"].to_numpy())
+    reused = sum(frame.height for frame in searched)
+    embedded = 0
+    for chunk in warehouse.batches("quality_traces", ["sample_id", "prompt"], PROMPT_CHUNK_ROWS):
+        todo = chunk.unique("sample_id", keep="first").join(pl.concat(searched), on="sample_id", how="anti")
+        searched.append(todo.select("sample_id"))  # an exact duplicate row in a later chunk is not searched again
+        for start in range(0, todo.height, EMBED_CHUNK_ROWS):
+            part = todo.slice(start, EMBED_CHUNK_ROWS)
+            vectors = embedder.encode(part["prompt"].to_list())
+            vectors_out.write(part.select("sample_id").with_columns(
+                embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, vectors.shape[1]))))
+            search(part["sample_id"].to_list(), vectors)
+        embedded += todo.height
+    return reused, embedded
+
+
+def _known_prompt_vectors(warehouse: Warehouse, name: str,
+                          candidate_ids: pl.DataFrame) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """(sample_id, embedding) batches of the candidate prompts already embedded by this embedder, each
+    with whether it is this step's own: `prompt_embeddings` (the R1 prompts), then this step's vectors
+    of the other parts."""
+    files = [(warehouse.table_path("prompt_embeddings", s), False) for s in R1_SOURCES
+             if warehouse.exists("prompt_embeddings", s)]
     if warehouse.exists("semantic_prompt_vectors"):
-        files.append(warehouse.table_path("semantic_prompt_vectors"))
-    ids = pl.Series(sorted(wanted))
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS,
-                                                        columns=["sample_id", "embedder", "embedding"]):
-            frame = pl.from_arrow(batch)
-            yield frame.filter((pl.col("embedder") == name) & pl.col("sample_id").is_in(ids.implode())).select(
-                "sample_id", "embedding")
+        files.append((warehouse.table_path("semantic_prompt_vectors"), True))
+    for path, own in files:
+        for frame in row_groups(path, ["sample_id", "embedder", "embedding"]):
+            frame = frame.filter(pl.col("embedder") == name).join(candidate_ids, on="sample_id", how="semi")
+            if frame.height:
+                yield frame.select("sample_id", "embedding"), own
 
 
 @dg.asset(deps=["quality_traces", "eval_questions", "healthbench_examples", "prompt_embeddings"],
@@ -127,9 +151,8 @@ def semantic_matches(context: dg.AssetExecutionContext, config: SemanticConfig, 
     question_ids = evals.with_columns(text_row=pl.col("question").replace_strict(text_row, return_dtype=pl.Int64)) \
         .select("text_row", "benchmark", "question_id")
 
-    train = train_prompts(warehouse)
-    prompt_of = dict(zip(train["sample_id"].to_list(), train["prompt"].to_list()))
-    progress = Progress(context.log, "prompts searched for rephrased questions", train.height)
+    candidate_ids = warehouse.scan("quality_traces").select("sample_id").unique().collect(engine="streaming")
+    progress = Progress(context.log, "prompts searched for rephrased questions", candidate_ids.height)
     pairs: list[pl.DataFrame] = []
 
     def search(ids: list[str], vectors: np.ndarray) -> None:
@@ -140,51 +163,43 @@ def semantic_matches(context: dg.AssetExecutionContext, config: SemanticConfig, 
                                        "text_row": cols, "rank": ranks, "cosine": cosines.astype(np.float64)}))
         progress.advance(len(ids))
 
-    searched: set[str] = set()  # prompt_embeddings and this step's own vectors hold disjoint prompts
-    for batch in _known_prompt_vectors(warehouse, name, set(prompt_of)):
-        if batch.height:
-            searched.update(batch["sample_id"].to_list())
-            search(batch["sample_id"].to_list(), batch["embedding"].to_numpy())
-    todo = train.filter(~pl.col("sample_id").is_in(pl.Series(list(searched), dtype=pl.String).implode()))
-    reused_prompts = len(searched)
-    new_vectors = []
-    for start in range(0, todo.height, EMBED_CHUNK_ROWS):
-        chunk = todo.slice(start, EMBED_CHUNK_ROWS)
-        vectors = embedder.encode(chunk["prompt"].to_list())
-        new_vectors.append(chunk.select("sample_id").with_columns(
-            embedder=pl.lit(name), embedding=pl.Series(vectors, dtype=pl.Array(pl.Float32, dim))))
-        search(chunk["sample_id"].to_list(), vectors)
-    search_seconds = time.perf_counter() - started
-
-    candidates = (pl.concat(pairs) if pairs else pl.DataFrame(schema={"sample_id": pl.String, "text_row": pl.Int64,
-                                                                      "rank": pl.Int64, "cosine": pl.Float64}))
-    candidates = candidates.sort("sample_id", "rank")
-    signals = [rare.signals(semantic.words_and_numbers(prompt_of[s]), t)
-               for s, t in candidates.select("sample_id", "text_row").iter_rows()]
-    confirmation = semantic.Confirmation(config.min_dice, config.min_shared_rare, config.min_numbers)
-    candidates = candidates.with_columns(
-        dice=pl.Series([s[0] for s in signals], dtype=pl.Float64),
-        shared_rare=pl.Series([s[1] for s in signals], dtype=pl.Float64),
-        numbers=pl.Series([s[2] for s in signals], dtype=pl.Float64),
-        shared_words=pl.Series([s[3] for s in signals], dtype=pl.String),
-        confirmed=pl.Series([confirmation.confirms(*s[:3]) for s in signals], dtype=pl.Boolean),
-        judge_same=_judge(context, labeller, config, candidates, prompt_of, distinct) if config.judge else None,
-    ).with_columns(pl.col("judge_same").cast(pl.Float64))
-    rephrasing = {
-        "signals": pl.col("confirmed"),
-        "judge": pl.col("judge_same") >= config.judge_threshold,
-        "signals_and_judge": pl.col("confirmed") & (pl.col("judge_same") >= config.judge_threshold),
-        "signals_or_judge": pl.col("confirmed") | (pl.col("judge_same") >= config.judge_threshold),
-    }[config.rule]
-    matches = candidates.join(question_ids, on="text_row", how="inner").with_columns(
-        verdict=pl.when(rephrasing).then(pl.lit("rephrasing")).otherwise(pl.lit("different")),
-    ).with_columns(removes=(pl.col("verdict") == "rephrasing") & (config.mode == "remove")).select(
-        list(MATCH_SCHEMA)).sort("sample_id", "benchmark", "question_id")
-
-    carried = _carried_prompt_vectors(warehouse, name, dim, set(prompt_of))
+    # Memory holds the candidates' ids, one batch of prompts or vectors, and the pairs above the floor;
+    # the vectors this step makes or keeps are written as they come.
+    vector_schema = {"sample_id": pl.String, "embedder": pl.String, "embedding": pl.Array(pl.Float32, dim)}
     with warehouse.commit("semantic_matches") as stage:
+        with stage.writer("semantic_prompt_vectors", vector_schema) as vectors_out:
+            reused_prompts, embedded = _search_every_prompt(warehouse, embedder, name, candidate_ids, vectors_out, search)
+        search_seconds = time.perf_counter() - started
+
+        candidates = (pl.concat(pairs) if pairs else pl.DataFrame(schema={"sample_id": pl.String, "text_row": pl.Int64,
+                                                                          "rank": pl.Int64, "cosine": pl.Float64}))
+        candidates = candidates.unique(["sample_id", "text_row"]).sort("sample_id", "rank")  # a prompt searched once
+        prompt_of = dict(warehouse.scan("quality_traces").select("sample_id", "prompt")
+                         .join(candidates.lazy().select("sample_id").unique(), on="sample_id", how="semi")
+                         .unique("sample_id").collect(engine="streaming").iter_rows())  # the pairs' prompts only
+        signals = [rare.signals(semantic.words_and_numbers(prompt_of[s]), t)
+                   for s, t in candidates.select("sample_id", "text_row").iter_rows()]
+        confirmation = semantic.Confirmation(config.min_dice, config.min_shared_rare, config.min_numbers)
+        candidates = candidates.with_columns(
+            dice=pl.Series([s[0] for s in signals], dtype=pl.Float64),
+            shared_rare=pl.Series([s[1] for s in signals], dtype=pl.Float64),
+            numbers=pl.Series([s[2] for s in signals], dtype=pl.Float64),
+            shared_words=pl.Series([s[3] for s in signals], dtype=pl.String),
+            confirmed=pl.Series([confirmation.confirms(*s[:3]) for s in signals], dtype=pl.Boolean),
+            judge_same=_judge(context, labeller, config, candidates, prompt_of, distinct) if config.judge else None,
+        ).with_columns(pl.col("judge_same").cast(pl.Float64))
+        rephrasing = {
+            "signals": pl.col("confirmed"),
+            "judge": pl.col("judge_same") >= config.judge_threshold,
+            "signals_and_judge": pl.col("confirmed") & (pl.col("judge_same") >= config.judge_threshold),
+            "signals_or_judge": pl.col("confirmed") | (pl.col("judge_same") >= config.judge_threshold),
+        }[config.rule]
+        matches = candidates.join(question_ids, on="text_row", how="inner").with_columns(
+            verdict=pl.when(rephrasing).then(pl.lit("rephrasing")).otherwise(pl.lit("different")),
+        ).with_columns(removes=(pl.col("verdict") == "rephrasing") & (config.mode == "remove")).select(
+            list(MATCH_SCHEMA)).sort("sample_id", "benchmark", "question_id")
+
         stage.write("semantic_matches", matches)
-        stage.write("semantic_prompt_vectors", pl.concat([carried, *new_vectors]) if new_vectors else carried)
         stage.write("semantic_question_vectors", question_table.drop("reused"))
     flagged = matches.filter(pl.col("verdict") == "rephrasing")
     per_benchmark = flagged.group_by("benchmark").agg(pairs=pl.len(), samples=pl.col("sample_id").n_unique())
@@ -196,28 +211,18 @@ def semantic_matches(context: dg.AssetExecutionContext, config: SemanticConfig, 
         "flagged_samples": flagged["sample_id"].n_unique(),
         "removed_samples": matches.filter("removes")["sample_id"].n_unique(),
         "by_benchmark": dg.MetadataValue.md(markdown_table(per_benchmark.sort("benchmark"))),
-        "prompts": train.height,
-        "prompts_embedded": todo.height,
+        "prompts": candidate_ids.height,
+        "prompts_embedded": embedded,
         "prompt_vectors_reused": reused_prompts,
         "eval_texts": len(distinct),
         "eval_texts_embedded": int((~question_table["reused"]).sum()),
-        "prompts_per_s": round(train.height / search_seconds, 1) if search_seconds > 0 else None,
+        "prompts_per_s": round(candidate_ids.height / search_seconds, 1) if search_seconds > 0 else None,
         "confirmation": {"cosine_floor": config.cosine_floor, "k": config.k, "min_dice": config.min_dice,
                          "min_shared_rare": config.min_shared_rare, "min_numbers": config.min_numbers,
                          "rule": config.rule, "judge": config.judge},
         "embedder": info,
         "judge": labeller.describe() if config.judge else "not configured (signals only)",
     })
-
-
-def _carried_prompt_vectors(warehouse: Warehouse, name: str, dim: int, wanted: set[str]) -> pl.DataFrame:
-    """This step's earlier vectors of prompts still among the candidates (the others are dropped)."""
-    schema = {"sample_id": pl.String, "embedder": pl.String, "embedding": pl.Array(pl.Float32, dim)}
-    if not warehouse.exists("semantic_prompt_vectors"):
-        return pl.DataFrame(schema=schema)
-    return (warehouse.scan("semantic_prompt_vectors")
-            .filter((pl.col("embedder") == name) & pl.col("sample_id").is_in(pl.Series(sorted(wanted)).implode()))
-            .unique("sample_id").collect())
 
 
 def _judge(context: dg.AssetExecutionContext, labeller: LLM, config: SemanticConfig, candidates: pl.DataFrame,

@@ -346,12 +346,18 @@ class Warehouse(dg.ConfigurableResource):
     def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
         return self.scan(table, partitions).collect()
 
-    def batches(self, table: str, columns: Sequence[str], rows: int) -> Iterator[pl.DataFrame]:
-        """The table's `columns` in frames of about `rows` rows (whole row groups, at least one), file
-        after file: a corpus-wide step holds one batch of the columns it needs, never the table."""
-        files = [self.table_path(table)] if self.table_path(table).exists() else self.partitions(table)
-        if not files:
-            raise FileNotFoundError(f"table {table!r} has not been materialized under {self.root / 'tables'}")
+    def batches(self, table: str, columns: Sequence[str], rows: int,
+                partitions: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The table's `columns` (of all partitions, or the ones named) in frames of about `rows` rows
+        (whole row groups, at least one), file after file: a step holds one batch of the columns it
+        needs, never the table."""
+        if partitions is not None:
+            files = [self.table_path(table, key) for key in partitions]
+        else:
+            files = [self.table_path(table)] if self.table_path(table).exists() else self.partitions(table)
+        if not files or not all(f.exists() for f in files):
+            raise FileNotFoundError(f"table {table!r} has not been materialized under {self.root / 'tables'} "
+                                    f"(partitions: {', '.join(partitions) if partitions is not None else 'all'})")
         pending: list[pl.DataFrame] = []
         for path in files:
             for group in row_groups(path, columns):
