@@ -270,13 +270,13 @@ def stage_plan() -> list[Stage]:
                   constant=s.part == "synthetic_qa") for s in SOURCES]
     plan += [Stage(f"prompt_embeddings[{s}]", ["prompt_embeddings"], s, "prompt_embeddings",
                    [("table", "raw_traces", [s])],
-                   "row-wise: 8k-row chunks, after reading the partition's ids and prompts (not reasoning)")
+                   "row-wise: 8k-row chunks of prompts; the partition's row keys (~60 B/row)")
              for s in R1_SOURCES]
     plan += [
         Stage("prompt_clusters", ["prompt_clusters"], None, "prompt_clusters", [r1],
               "corpus-wide: every R1 embedding in memory (1.5 KB/row) for k-means"),
         Stage("cluster_exemplars", ["cluster_exemplars"], None, "cluster_exemplars", [r1],
-              "corpus-wide: every R1 cluster row and prompt collected for the join"),
+              "corpus-wide: every R1 row's cluster and distance (~60 B/row); only the exemplars' prompts"),
         Stage("exemplar_domains", ["exemplar_domains"], None, "exemplar_domains",
               [("table", "cluster_exemplars", None)], "constant: clusters x per_cluster exemplars", constant=True),
         Stage("cluster_domains", ["cluster_domains"], None, "cluster_domains", [("table", "exemplar_domains", None)],
@@ -295,7 +295,7 @@ def stage_plan() -> list[Stage]:
               [("table", "raw_traces", list(PUBLIC_MEDICAL_SOURCES))], f"{STREAMED} (sink)"),
         Stage("math_traces", ["math_traces", "math_rejects"], None, "math_traces",
               [("table", "raw_traces", list(MATH_SOURCES))],
-              "corpus-wide: the whole math source read into memory to sample it"),
+              "row-wise: the draw on the math rows' keys (~60 B/row), the drawn rows streamed"),
         Stage("candidate_traces", ["candidate_traces"], None, "candidate_traces",
               [("table", "domain_traces", None), ("table", "public_medical_traces", None),
                ("table", "math_traces", None), ("table", "synthetic_traces", list(SEED_SETS))],
@@ -311,16 +311,17 @@ def stage_plan() -> list[Stage]:
         Stage("healthbench_examples", ["healthbench_examples", "healthbench_rejects"], None, "healthbench_examples",
               [], "constant: the HealthBench file", constant=True),
         Stage("ngram_matches", ["ngram_matches"], None, "ngram_matches", quality,
-              "corpus-wide: every distinct candidate prompt in memory (prompts only)"),
+              "row-wise: the eval index and 200k candidate prompts at a time"),
         Stage("fuzzy_matches", ["fuzzy_matches"], None, "fuzzy_matches", quality,
-              "corpus-wide: every distinct candidate prompt in memory (prompts only)"),
+              "row-wise: the eval index and 200k candidate prompts at a time"),
         Stage("semantic_matches", ["semantic_matches"], None, "semantic_matches", quality,
-              "corpus-wide: every distinct prompt, and the new vectors (1.5 KB/prompt) of the non-R1 ones"),
+              "corpus-wide: every candidate's sample_id (~40 B/row); vectors and prompts a batch at a time"),
         Stage("decontaminated_traces", ["decontaminated_traces", "decontamination_rejects"], None,
-              "decontaminated_traces", quality, f"{STREAMED} (anti-join sunk); re-check collects kept prompts"),
+              "decontaminated_traces", quality, f"{STREAMED} (anti-join sunk); re-check reads 2,000 sampled prompts"),
         Stage("sft_mix", ["sft_mix", "sft_mix_rejects", "sft_messages"], None, "sft_mix",
               [("table", "decontaminated_traces", None)],
-              "corpus-wide: the whole decontaminated table in memory (dedupe, caps, messages, token counts)"),
+              "corpus-wide: a hash and the keys per row (~80 B/row) for duplicates and caps; the rows "
+              "ordered by an external bucket sort and tokenized 1,024 at a time"),
     ]
     return plan
 

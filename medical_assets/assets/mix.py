@@ -81,11 +81,11 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     keys = traces.select(*ROW_KEYS, "part", content_key=content_key()).collect(engine="streaming")
     unique, duplicates = drop_duplicates(keys, PART_PRIORITY)
     chosen, over_cap = cap_parts(unique, config.caps, config.seed)
-    rejects = pl.concat([
-        as_rejects(duplicates.select(*ROW_KEYS, "part", "duplicate_of"), "mix",
+    rejects = pl.concat([  # lazy: the reasons are written in the sink's batches, not held for every row
+        as_rejects(duplicates.lazy().select(*ROW_KEYS, "part", "duplicate_of"), "mix",
                    reason=pl.lit("exact duplicate"),
                    evidence=pl.format("same prompt and response as {}", pl.col("duplicate_of"))),
-        as_rejects(over_cap.select(*ROW_KEYS, "part", "cap"), "mix",
+        as_rejects(over_cap.lazy().select(*ROW_KEYS, "part", "cap"), "mix",
                    reason=pl.format("over the cap of {} rows for {}", pl.col("cap"), pl.col("part")),
                    threshold="cap", evidence=pl.lit(f"not drawn with seed {config.seed}")),
     ], how="diagonal")
@@ -99,7 +99,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
                 mix_out.write(rows)
                 messages_out.write(to_messages(rows).with_columns(part=rows["part"]))
                 lengths.append(rows.select("part", "tokens"))
-        stage.write("sft_mix_rejects", rejects)
+        stage.sink("sft_mix_rejects", rejects)
     counter.log()
     mix = pl.concat(lengths) if lengths else pl.DataFrame(schema={"part": pl.String, "tokens": pl.Int64})
     tokenizer_name = counter.name
@@ -108,7 +108,7 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
     above = int((mix["tokens"] > config.max_length).sum())
     yield dg.MaterializeResult(asset_key="sft_mix", metadata={
         "dagster/row_count": mix.height,
-        "rows_removed": rejects.height,
+        "rows_removed": duplicates.height + over_cap.height,
         "mix": dg.MetadataValue.md(markdown_table(table)),
         "token_lengths": dg.MetadataValue.md(_length_histogram(mix["tokens"])),
         **_length_chart(mix["tokens"], config.max_length),
@@ -122,7 +122,8 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
         "card_total": RECIPE.mix.total,  # the card's stated total (its parts' counts are before filtering)
     })
     yield dg.MaterializeResult(asset_key="sft_mix_rejects", metadata={
-        "dagster/row_count": rejects.height, "duplicates": duplicates.height, "over_cap": over_cap.height,
+        "dagster/row_count": duplicates.height + over_cap.height, "duplicates": duplicates.height,
+        "over_cap": over_cap.height,
     })
     yield dg.MaterializeResult(asset_key="sft_messages", metadata={
         "dagster/row_count": mix.height, "path": dg.MetadataValue.path(str(warehouse.table_path("sft_messages"))),
