@@ -22,7 +22,7 @@ from medical_assets.recipe import RECIPE
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.llm import LLM
 from medical_assets.resources.sources import SourceCatalog
-from medical_assets.resources.storage import Warehouse, row_groups
+from medical_assets.resources.storage import Warehouse, row_groups, rows_named
 from medical_assets.sample import reference_domains
 from medical_assets.sources import SOURCES
 
@@ -92,11 +92,13 @@ def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, war
     started = time.perf_counter()
     with warehouse.writer("prompt_embeddings", source, schema) as out:
         reused = [keys.clear()]
-        for earlier in _previous_embeddings(warehouse, source, name):
-            carried = keys.join(earlier.unique("sample_id"), on="sample_id", how="inner")
-            carried = carried.join(pl.concat(reused).select("sample_id"), on="sample_id", how="anti")
-            out.write(carried.with_columns(embedder=pl.lit(name)).select(*schema))
-            reused.append(carried.select(keys.columns))
+        for earlier in _previous_embeddings(warehouse, source):
+            still = keys.select("sample_id").join(pl.concat(reused).select("sample_id"), on="sample_id", how="anti")
+            earlier = rows_named(earlier, still, "sample_id", where=pl.col("embedder") == name)
+            if earlier.height:
+                carried = keys.join(earlier.unique("sample_id").select("sample_id", "embedding"), on="sample_id")
+                out.write(carried.with_columns(embedder=pl.lit(name)).select(*schema))
+                reused.append(carried.select(keys.columns))
         done = pl.concat(reused)
         progress = Progress(context.log, f"{source}: prompts embedded", keys.height - done.height)
         for rows in warehouse.batches("raw_traces", ["sample_id", *ROW_KEYS, "prompt"], EMBED_CHUNK_ROWS, [source]):
@@ -118,12 +120,10 @@ def prompt_embeddings(context: dg.AssetExecutionContext, embedder: Embedder, war
     })
 
 
-def _previous_embeddings(warehouse: Warehouse, source: str, embedder_name: str) -> Iterator[pl.DataFrame]:
-    """The partition's earlier vectors made by this embedder, (sample_id, embedding) a row group at a time."""
-    if not warehouse.exists("prompt_embeddings", source):
-        return
-    for group in row_groups(warehouse.table_path("prompt_embeddings", source), ["sample_id", "embedder", "embedding"]):
-        yield group.filter(pl.col("embedder") == embedder_name).select("sample_id", "embedding")
+def _previous_embeddings(warehouse: Warehouse, source: str) -> Iterator[pl.DataFrame]:
+    """The partition's earlier vectors (sample_id, embedder, embedding), a row group at a time."""
+    if warehouse.exists("prompt_embeddings", source):
+        yield from row_groups(warehouse.table_path("prompt_embeddings", source), ["sample_id", "embedder", "embedding"])
 
 
 @dg.asset(deps=["prompt_embeddings"], group_name="curation", owners=OWNERS, kinds={"faiss", "parquet"})

@@ -19,7 +19,7 @@ from medical_assets.core import semantic
 from medical_assets.core.eval_questions import with_options_text
 from medical_assets.resources.embedder import Embedder
 from medical_assets.resources.llm import LLM
-from medical_assets.resources.storage import ChunkWriter, Warehouse, row_groups
+from medical_assets.resources.storage import ChunkWriter, Warehouse, row_groups, rows_named
 
 JUDGE_CHUNK_PAIRS = 64
 MATCH_SCHEMA = {
@@ -71,7 +71,8 @@ def _question_vectors(warehouse: Warehouse, embedder: Embedder, name: str,
     wanted = pl.DataFrame({"text": texts}).with_columns(key=_text_key(pl.col("text")))
     previous = (warehouse.scan("semantic_question_vectors").filter(pl.col("embedder") == name)
                 .select("key", "embedding").collect() if warehouse.exists("semantic_question_vectors") else None)
-    known = wanted.join(previous, on="key", how="inner") if previous is not None else wanted.clear().with_columns(
+    previous = rows_named(previous, wanted, "key").unique("key") if previous is not None else None
+    known = wanted.join(previous, on="key") if previous is not None and previous.height else wanted.clear().with_columns(
         embedding=pl.Series([], dtype=pl.Array(pl.Float32, dim)))
     todo = wanted.join(known.select("key"), on="key", how="anti")
     fresh = todo.with_columns(embedding=pl.Series(embedder.encode(todo["text"].to_list()),
@@ -119,7 +120,7 @@ def _known_prompt_vectors(warehouse: Warehouse, name: str,
         files.append((warehouse.table_path("semantic_prompt_vectors"), True))
     for path, own in files:
         for frame in row_groups(path, ["sample_id", "embedder", "embedding"]):
-            frame = frame.filter(pl.col("embedder") == name).join(candidate_ids, on="sample_id", how="semi")
+            frame = rows_named(frame, candidate_ids, "sample_id", where=pl.col("embedder") == name)
             if frame.height:
                 yield frame.select("sample_id", "embedding"), own
 

@@ -147,6 +147,15 @@ def row_groups(path: Path, columns: Sequence[str] | None = None) -> Iterator[pl.
         yield pl.from_arrow(parquet.read_row_group(group, columns=list(columns) if columns else None))
 
 
+def rows_named(frame: pl.DataFrame, wanted: pl.DataFrame, on: str, where: pl.Expr | bool = True) -> pl.DataFrame:
+    """The rows of `frame` that satisfy `where` and whose `on` value is in `wanted`: the join reads
+    the key column alone, then one filter takes the rows. (Polars 1.44 panics joining a frame with
+    an Array column when the result is empty: "concat requires input of at least one array".)"""
+    where = pl.lit(where) if isinstance(where, bool) else where
+    found = frame.select(pl.col(on).filter(where)).join(wanted.select(on), on=on, how="semi")[on]
+    return frame.filter(where & pl.col(on).is_in(found.implode()))
+
+
 def in_given_order(path: Path, order: pl.DataFrame, keys: Sequence[str], spill: Path,
                    bucket_rows: int) -> Iterator[pl.DataFrame]:
     """The rows of the Parquet file `path` that `order` names (by `keys`, with a `position` 0..n-1), in

@@ -124,3 +124,21 @@ def test_the_labeller_judges_each_close_pair_when_configured(candidates: Warehou
     assert matches.height and matches["judge_same"].is_between(0, 1).all()
     assert set(matches.filter(pl.col("verdict") == "rephrasing")["sample_id"]) == {"rephrased"}
     assert _metadata(result, "semantic_matches")["judge"]["backend"] == "transformers"
+
+
+def test_stored_vectors_of_prompts_no_longer_among_the_candidates_are_skipped(candidates: Warehouse):
+    """A source whose every row left before decontamination still has its prompt_embeddings partition:
+    its vectors are read and none of them searched (an empty match of a vector table must not fail)."""
+    embedder = Embedder(device="cpu")
+    info = embedder.describe()
+    name = f"{info['model']} ({info['precision']})"
+    schema = {"sample_id": pl.String, "source": pl.String, "source_row": pl.Int64, "embedder": pl.String,
+              "embedding": pl.Array(pl.Float32, info["dimension"])}
+    with candidates.writer("prompt_embeddings", "servicenow_r1", schema) as out:
+        out.write(pl.DataFrame({"sample_id": ["gone-1", "gone-2"], "source": "servicenow_r1", "source_row": [0, 1],
+                                "embedder": name}).with_columns(
+            embedding=pl.Series(embedder.encode(["a removed prompt", "another"]), dtype=schema["embedding"])))
+    result = _run(candidates, {})
+    assert result.success
+    meta = _metadata(result, "semantic_matches")
+    assert meta["prompt_vectors_reused"] == 0 and meta["prompts_embedded"] == len(PROMPTS)
