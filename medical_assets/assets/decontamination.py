@@ -159,7 +159,8 @@ def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
     )
     removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
     with warehouse.commit("decontaminated_traces") as stage:
-        stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti"))
+        stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti",
+                                                        maintain_order="left"))
         stage.sink("decontamination_rejects", as_rejects(
             removed, pl.col("stage"), reason=pl.format(
             "{} {} {}", pl.when(pl.col("stage") == "semantic").then(pl.lit("rephrases")).otherwise(pl.lit("matches")),

@@ -51,7 +51,7 @@ def candidate_traces(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         warehouse.scan("public_medical_traces"),
         warehouse.scan("math_traces").select(columns),
         warehouse.scan("synthetic_traces", SEED_SETS).select(columns),
-    ]).join(PART_OF.lazy(), on="source", how="left")
+    ]).join(PART_OF.lazy(), on="source", how="left", maintain_order="left")  # streams the traces (curation.py)
     path = warehouse.sink("candidate_traces", traces)
     per_part = pl.scan_parquet(path).group_by("part", "source").len("rows").sort("part", "source").collect()
     return dg.MaterializeResult(
