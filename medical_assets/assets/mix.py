@@ -134,6 +134,8 @@ def sft_mix(context: dg.AssetExecutionContext, config: MixConfig, warehouse: War
 
 MESSAGES_SCHEMA = {"sample_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
                    "part": pl.String}
+
+
 def _chosen_rows(warehouse: Warehouse, folder: Path, chosen: pl.DataFrame,
                  schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
     """The full rows of the chosen keys in the mix's order (part, source, source_row), in batches of
