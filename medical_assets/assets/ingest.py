@@ -129,7 +129,8 @@ def raw_traces(context: dg.AssetExecutionContext, config: RawTracesConfig, catal
             stage.writer(RAW_TRACE_REJECTS, INGEST_REJECT_SCHEMA) as rejects_out,
         ):
             for kept, rejects in normalize_stream(
-                catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats, value_columns
+                catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats, value_columns,
+                catalog.chunk_chars,
             ):
                 kept_out.write(kept)
                 rejects_out.write(ingest_rejects(rejects))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
@@ -112,6 +111,35 @@ class IngestStats:
         return picked[:n]
 
 
+def record_chars(value: Any) -> int:
+    """Characters of text in a record (its strings, at any depth): what its rows will weigh."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(record_chars(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(record_chars(v) for v in value)
+    if isinstance(value, Unparsed):
+        return len(value.text)
+    return 0
+
+
+def bounded_chunks(records: Iterable[tuple[int, Any]], chunk_rows: int,
+                   chunk_chars: int) -> Iterator[list[tuple[int, Any]]]:
+    """Lists of `(source_row, record)` pairs, each of at most `chunk_rows` records and closed by the record
+    that brings its text to `chunk_chars` characters: a chunk passes that by one record at most."""
+    chunk: list[tuple[int, Any]] = []
+    chars = 0
+    for pair in records:
+        chunk.append(pair)
+        chars += record_chars(pair[1])
+        if len(chunk) >= chunk_rows or chars >= chunk_chars:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
+
+
 def normalize_stream(
     records: Iterable[tuple[int, Any]],
     layout: Layout,
@@ -120,8 +148,11 @@ def normalize_stream(
     chunk_rows: int,
     stats: IngestStats | None = None,
     value_columns: Iterable[str] = (),
+    chunk_chars: int = 50_000_000,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Normalize `(source_row, record)` pairs chunk by chunk; memory is bounded by `chunk_rows`.
+    """Normalize `(source_row, record)` pairs chunk by chunk; memory is bounded by `chunk_rows` records and
+    `chunk_chars` characters of text a chunk (`bounded_chunks`): R1 traces run to 20 KB and more, so a count
+    of rows alone does not bound it.
 
     Records that are `Unparsed` become rejects with their reason. If nothing at
     all can be parsed (in the whole input, or in its first PROBE_ROWS records)
@@ -131,9 +162,8 @@ def normalize_stream(
     """
     stats = stats if stats is not None else IngestStats()
     value_columns = tuple(value_columns)
-    iterator = iter(records)
     first_error: str | None = None
-    while chunk := list(islice(iterator, chunk_rows)):
+    for chunk in bounded_chunks(records, chunk_rows, chunk_chars):
         unparsed = [(row, r) for row, r in chunk if isinstance(r, Unparsed)]
         if unparsed and first_error is None:
             first_error = f"record {unparsed[0][0]}: {unparsed[0][1].reason}"

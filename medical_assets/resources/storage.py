@@ -46,6 +46,21 @@ UNPARTITIONED = "all"
 # Rows per Parquet row group, for every table: a streaming writer buffers about one group, so a stage's
 # memory does not follow the corpus (4,096 rows of 20 KB traces: ~80 MB; Polars' default groups are far larger).
 ROW_GROUP_ROWS = 4_096
+# Polars' streaming parquet source reads ahead: by default up to 128 row groups, from as many files at once as
+# there are pipelines, so a scan over a partitioned table held more of it the longer it was (4 files of 20 KB traces,
+# 0.8 → 2.4 GB of text: 0.9 → 1.4-1.9 GB anonymous). Two row groups from one file at a time: 0.73 → 0.91 GB, the same
+# speed. Polars reads these variables at each query, so setting them here, before any scan, takes effect; a value
+# the user exported wins.
+POLARS_READ_AHEAD = {"POLARS_ROW_GROUP_PREFETCH_SIZE": "2", "POLARS_MAX_CONCURRENT_SCANS": "1"}
+
+
+def bound_polars_read_ahead() -> None:
+    for name, value in POLARS_READ_AHEAD.items():
+        os.environ.setdefault(name, value)
+
+
+bound_polars_read_ahead()
+
 # Fault injection for the kill tests: the process SIGKILLs itself at this point of a commit
 # ("written", "linked", "switched").
 KILL_AT_ENV = "MEDICAL_ASSETS_TEST_KILL_AT"

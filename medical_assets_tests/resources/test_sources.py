@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from medical_assets.core.ingest import UnreadableSource, normalize_stream
+from medical_assets.core.ingest import UnreadableSource, bounded_chunks, normalize_stream, record_chars
 from medical_assets.core.layouts import Unparsed, normalize_records
 from medical_assets.resources.sources import SourceCatalog, apply_overrides, hub_arguments, read_hub, read_local
 from medical_assets.sources import source_spec
@@ -161,6 +161,23 @@ def test_chunks_never_exceed_chunk_rows(tmp_path):
     layout = source_spec("openthoughts2").layout
     sizes = [k.height + r.height for k, r in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=10)]
     assert sizes == [10, 10, 5]
+
+
+def test_chunks_of_long_records_close_at_chunk_chars_and_give_the_same_rows(tmp_path):
+    long = {"conversations": [{"from": "user", "value": "a long problem " * 400}, GOOD["conversations"][1]]}
+    records = [GOOD] * 5 + [long] + [GOOD] * 6
+    path = write_jsonl(tmp_path / "s.jsonl", records)
+    chunks = list(bounded_chunks(read_local(path), chunk_rows=100, chunk_chars=300))
+    assert [row for chunk in chunks for row, _ in chunk] == list(range(12))
+    for chunk in chunks:  # under the bound until its last record, which closes it
+        assert sum(record_chars(r) for _, r in chunk[:-1]) < 300
+    assert any(chunk[-1][0] == 5 for chunk in chunks)  # the long record closes its chunk
+    layout = source_spec("openthoughts2").layout
+    one_chunk = [k for k, _ in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=100)]
+    by_chars = [k for k, _ in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=100,
+                                               chunk_chars=300)]
+    assert len(one_chunk) == 1 and len(by_chars) == len(chunks) > 3
+    assert pl.concat(by_chars).equals(one_chunk[0])
 
 
 def test_overrides_replace_paths_and_merge_layouts(tmp_path):

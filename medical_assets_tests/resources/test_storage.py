@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ import time
 import polars as pl
 import pytest
 
-from medical_assets.resources.storage import Warehouse, partition_file_name, partition_key_of
+from medical_assets.resources.storage import POLARS_READ_AHEAD, Warehouse, partition_file_name, partition_key_of
 
 
 def test_partitioned_table_is_one_file_per_partition_and_one_view(warehouse: Warehouse):
@@ -99,3 +100,15 @@ def test_rows_come_back_in_the_given_order_in_bounded_buckets_and_unnamed_rows_a
     assert [b.height for b in batches] == [50] * 14
     assert pl.concat(batches).equals(rows[named])
     assert list((tmp_path / "spill").iterdir()) == []  # every bucket removed once read
+
+
+@pytest.mark.parametrize("exported", [None, "4"])
+def test_polars_read_ahead_is_bounded_unless_the_user_exported_a_value(exported):
+    env = {k: v for k, v in os.environ.items() if k not in POLARS_READ_AHEAD}
+    if exported:
+        env["POLARS_MAX_CONCURRENT_SCANS"] = exported
+    code = ("import os, medical_assets.resources.storage; "
+            "print(os.environ['POLARS_MAX_CONCURRENT_SCANS'], os.environ['POLARS_ROW_GROUP_PREFETCH_SIZE'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [exported or POLARS_READ_AHEAD["POLARS_MAX_CONCURRENT_SCANS"],
+                           POLARS_READ_AHEAD["POLARS_ROW_GROUP_PREFETCH_SIZE"]]
