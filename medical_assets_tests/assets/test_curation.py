@@ -175,3 +175,20 @@ def test_kept_domains_outside_the_label_set_are_refused(warehouse):
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "['Medicine']" in str(failure.event_specific_data.error)
+
+
+def test_the_clustered_matrix_holds_every_partitions_vectors_beside_their_keys(warehouse):
+    rng = np.random.default_rng(0)
+    frames = []
+    for source, rows in zip(R1_SOURCES[:2], (5_000, 3_000)):  # 5,000 rows: two row groups
+        frame = pl.DataFrame({"sample_id": [f"{source}-{i}" for i in range(rows)], "source": source,
+                              "source_row": np.arange(rows), "embedder": "e",
+                              "embedding": rng.standard_normal((rows, 4)).astype(np.float32)},
+                             schema_overrides={"embedding": pl.Array(pl.Float32, 4)})
+        warehouse.write("prompt_embeddings", frame, source)
+        frames.append(frame)
+    keys, vectors = curation._embedding_matrix(warehouse, R1_SOURCES[:2])
+    expected = pl.concat(frames)
+    assert vectors.dtype == np.float32 and vectors.shape == (8_000, 4)
+    assert keys.equals(expected.select("sample_id", "source", "source_row"))
+    np.testing.assert_array_equal(vectors, expected["embedding"].to_numpy())
