@@ -266,7 +266,7 @@ def stage_plan() -> list[Stage]:
     r1 = ("table", "raw_traces", list(R1_SOURCES))
     plan = [Stage(f"raw_traces[{s.name}]", ["raw_traces", "raw_trace_rejects"], s.name, "raw_traces",
                   [("file", s.demo_file)],
-                  "row-wise: 10k-row chunks, plus a set of 128-bit row hashes (~100 B/row) for duplicates",
+                  "row-wise: chunks of 10k records or 50M characters, plus a set of 128-bit row hashes (~100 B/row) for duplicates",
                   constant=s.part == "synthetic_qa") for s in SOURCES]
     plan += [Stage(f"prompt_embeddings[{s}]", ["prompt_embeddings"], s, "prompt_embeddings",
                    [("table", "raw_traces", [s])],
@@ -274,7 +274,7 @@ def stage_plan() -> list[Stage]:
              for s in R1_SOURCES]
     plan += [
         Stage("prompt_clusters", ["prompt_clusters"], None, "prompt_clusters", [r1],
-              "corpus-wide: every R1 embedding in memory (1.5 KB/row) for k-means"),
+              "corpus-wide: every R1 embedding (1.5 KB/row, one float32 matrix) and its keys, for k-means"),
         Stage("cluster_exemplars", ["cluster_exemplars"], None, "cluster_exemplars", [r1],
               "corpus-wide: every R1 row's cluster and distance (~60 B/row); only the exemplars' prompts"),
         Stage("exemplar_domains", ["exemplar_domains"], None, "exemplar_domains",
@@ -569,19 +569,21 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
             "generation_s": wall, "stages": [asdict(m) for m in measured], "home": str(home), "logs": str(logs)}
 
 
-def chunk_rows() -> dict[str, int]:
-    """Rows a stage holds at once when it works in chunks: below this, its memory grows with the rows."""
+def chunk_rows(row_chars: int) -> dict[str, int]:
+    """Rows a stage holds at once when it works in chunks: below this, its memory grows with the rows.
+    Ingestion's chunk closes at `chunk_rows` records or `chunk_chars` characters of text."""
     from medical_assets.assets.curation import EMBED_CHUNK_ROWS
     from medical_assets.assets.mix import MIX_BATCH_ROWS
     from medical_assets.resources.sources import SourceCatalog
 
-    return {"raw_traces": SourceCatalog.model_fields["chunk_rows"].default, "prompt_embeddings": EMBED_CHUNK_ROWS,
-            "sft_mix": MIX_BATCH_ROWS}
+    fields = SourceCatalog.model_fields
+    ingest = min(fields["chunk_rows"].default, max(1, fields["chunk_chars"].default // max(1, row_chars)))
+    return {"raw_traces": ingest, "prompt_embeddings": EMBED_CHUNK_ROWS, "sft_mix": MIX_BATCH_ROWS}
 
 
-def summary_rows(sizes: list[dict]) -> list[dict]:
+def summary_rows(sizes: list[dict], row_chars: int) -> list[dict]:
     plan = {stage.label: stage for stage in stage_plan()}
-    chunks = chunk_rows()
+    chunks = chunk_rows(row_chars)
     rows = []
     for label, stage in plan.items():
         per = [next((s for s in size["stages"] if s["label"] == label), None) for size in sizes]
@@ -605,7 +607,7 @@ def summary_rows(sizes: list[dict]) -> list[dict]:
     return rows
 
 
-def print_table(rows: list[dict], sizes: list[dict]) -> None:
+def print_table(rows: list[dict], sizes: list[dict], row_chars: int) -> None:
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
@@ -631,7 +633,7 @@ def print_table(rows: list[dict], sizes: list[dict]) -> None:
               + "".join(f"{fmt(r.get(f'input_gb_{i}'), '.4f'):>10}" for i in (1, 2))
               + f"{fmt(r['delta_rss_mb'], '+,.0f'):>9}{slope:>8}{fmt(r.get('delta_anon_mb'), '+,.0f'):>10}"
               + f"{anon_slope:>8}  {r['kind']}{failed}")
-    chunks = chunk_rows()
+    chunks = chunk_rows(row_chars)
     if any(r["within_one_chunk"] for r in rows):
         print("* the smaller size is below the stage's chunk (" + ", ".join(f"{k} {v:,} rows" for k, v in chunks.items())
               + "): its memory still grows within one chunk there, so this slope is not its plateau")
@@ -710,9 +712,9 @@ def main() -> None:
                 shutil.rmtree(work / f"rows-{rows}", ignore_errors=True)
     finally:
         if sizes:
-            table = summary_rows(sizes) if len(sizes) == 2 else []
+            table = summary_rows(sizes, args.row_chars) if len(sizes) == 2 else []
             if table:
-                print_table(table, sizes)
+                print_table(table, sizes, args.row_chars)
             if args.out:
                 args.out.write_text(json.dumps({
                     "settings": {"rows": sizes_wanted, "row_chars": args.row_chars, "embedder": note,
