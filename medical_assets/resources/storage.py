@@ -43,9 +43,21 @@ from medical_assets.core.rejects import reject_column_faults
 WAREHOUSE_FILE = "warehouse.duckdb"
 CURRENT = "current"
 UNPARTITIONED = "all"
-# Rows per Parquet row group, for every table: a streaming writer buffers about one group, so a stage's
-# memory does not follow the corpus (4,096 rows of 20 KB traces: ~80 MB; Polars' default groups are far larger).
+# Parquet row groups are bounded in rows and in bytes, for every table: readers and writers hold a few groups
+# at a time, so a stage's memory does not follow the corpus. Polars' streaming sink held more the more it wrote
+# when groups were large: a file of Chinese traces (60 KB a row) in groups of 2,400 rows sunk in groups of 4,096
+# took 0.87 → 1.77 → 2.93 GB anonymous at 2 → 8 → 24 groups; read and written in groups of ~600 rows, 0.44 → 0.56
+# GB. Appended chunks are split into groups of at most ROW_GROUP_BYTES (ChunkWriter); a sink of rows that carry a
+# trace's text writes TEXT_ROW_GROUP_ROWS to a group (20 KB rows: 10 MB), other tables ROW_GROUP_ROWS.
 ROW_GROUP_ROWS = 4_096
+ROW_GROUP_BYTES = 32 * 2**20
+TEXT_ROW_GROUP_ROWS = 512
+TEXT_COLUMNS = frozenset({"reasoning", "response", "messages", "record"})
+
+
+def group_rows(schema: Mapping[str, pl.DataType]) -> int:
+    """Rows per row group for a sink of a frame with this schema."""
+    return TEXT_ROW_GROUP_ROWS if TEXT_COLUMNS.intersection(schema) else ROW_GROUP_ROWS
 # Polars' streaming parquet source reads ahead: by default up to 128 row groups, from as many files at once as
 # there are pipelines, so a scan over a partitioned table held more of it the longer it was (4 files of 20 KB traces,
 # 0.8 → 2.4 GB of text: 0.9 → 1.4-1.9 GB anonymous). Two row groups from one file at a time: 0.73 → 0.91 GB, the same
@@ -135,7 +147,8 @@ def _link(path: Path, target: str) -> None:
 
 
 class ChunkWriter:
-    """Appends Polars frames to one Parquet file (one row group per chunk)."""
+    """Appends Polars frames to one Parquet file, each in row groups of at most ROW_GROUP_ROWS rows and
+    about ROW_GROUP_BYTES."""
 
     def __init__(self, path: Path, schema: dict[str, pl.DataType]):
         self.path = path
@@ -146,8 +159,9 @@ class ChunkWriter:
 
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
-            self._writer.write_table(frame.select(list(self.schema)).to_arrow().cast(self._arrow_schema),
-                                     row_group_size=ROW_GROUP_ROWS)
+            frame = frame.select(list(self.schema))
+            rows = min(ROW_GROUP_ROWS, max(1, ROW_GROUP_BYTES * frame.height // max(1, frame.estimated_size())))
+            self._writer.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=rows)
             self.rows += frame.height
 
     def close(self) -> None:
@@ -227,8 +241,8 @@ class StageCommit:
 
     def sink(self, table: str, frame: pl.LazyFrame) -> Path:
         """Stream a lazy frame into the table's file without collecting it in memory."""
-        frame.sink_parquet(self._file(table, frame.collect_schema()), compression="zstd",
-                           row_group_size=ROW_GROUP_ROWS)
+        schema = frame.collect_schema()
+        frame.sink_parquet(self._file(table, schema), compression="zstd", row_group_size=group_rows(schema))
         return self.warehouse.table_path(table, self.partition)
 
 

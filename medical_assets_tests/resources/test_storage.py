@@ -8,8 +8,10 @@ import sys
 import time
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from medical_assets.resources import storage
 from medical_assets.resources.storage import POLARS_READ_AHEAD, Warehouse, partition_file_name, partition_key_of
 
 
@@ -112,3 +114,21 @@ def test_polars_read_ahead_is_bounded_unless_the_user_exported_a_value(exported)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == [exported or POLARS_READ_AHEAD["POLARS_MAX_CONCURRENT_SCANS"],
                            POLARS_READ_AHEAD["POLARS_ROW_GROUP_PREFETCH_SIZE"]]
+
+
+def test_row_groups_stay_small_in_bytes_for_long_rows_and_in_rows_for_sinks_of_traces(warehouse, monkeypatch):
+    monkeypatch.setattr(storage, "ROW_GROUP_BYTES", 2**20)
+    long_rows = pl.DataFrame({"sample_id": [f"s{i}" for i in range(1_000)], "reasoning": ["x" * 10_000] * 1_000})
+    warehouse.write("long", long_rows)
+    groups = pq.ParquetFile(warehouse.table_path("long")).metadata
+    sizes = [groups.row_group(i).num_rows for i in range(groups.num_row_groups)]
+    assert sum(sizes) == 1_000 and max(sizes) <= 2**20 // 10_000 + 1
+    short_rows = pl.DataFrame({"sample_id": [f"s{i}" for i in range(5_000)]})
+    warehouse.write("short", short_rows)
+    assert pq.ParquetFile(warehouse.table_path("short")).metadata.row_group(0).num_rows == storage.ROW_GROUP_ROWS
+    warehouse.sink("long_sunk", warehouse.scan("long"))
+    warehouse.sink("short_sunk", warehouse.scan("short"))
+    sunk = pq.ParquetFile(warehouse.table_path("long_sunk")).metadata
+    assert max(sunk.row_group(i).num_rows for i in range(sunk.num_row_groups)) == storage.TEXT_ROW_GROUP_ROWS
+    assert pq.ParquetFile(warehouse.table_path("short_sunk")).metadata.row_group(0).num_rows > storage.TEXT_ROW_GROUP_ROWS
+    assert warehouse.read("long_sunk").equals(long_rows) and warehouse.read("short_sunk").equals(short_rows)
