@@ -292,7 +292,7 @@ def stage_plan() -> list[Stage]:
                    "constant: 2 questions, the generator LLM", constant=True) for s in SEED_SETS]
     plan += [
         Stage("public_medical_traces", ["public_medical_traces"], None, "public_medical_traces",
-              [("table", "raw_traces", list(PUBLIC_MEDICAL_SOURCES))], f"{STREAMED} (sink)"),
+              [("table", "raw_traces", list(PUBLIC_MEDICAL_SOURCES))], f"{STREAMED} (sink; row groups of 512 rows of text)"),
         Stage("math_traces", ["math_traces", "math_rejects"], None, "math_traces",
               [("table", "raw_traces", list(MATH_SOURCES))],
               "row-wise: the draw on the math rows' keys (~60 B/row), the drawn rows streamed"),
