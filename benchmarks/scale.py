@@ -266,7 +266,8 @@ def stage_plan() -> list[Stage]:
     r1 = ("table", "raw_traces", list(R1_SOURCES))
     plan = [Stage(f"raw_traces[{s.name}]", ["raw_traces", "raw_trace_rejects"], s.name, "raw_traces",
                   [("file", s.demo_file)],
-                  "row-wise: chunks of 10k records or 50M characters, plus a set of 128-bit row hashes (~100 B/row) for duplicates",
+                  "row-wise: chunks of 10k records or 50M characters, plus a set of 128-bit row hashes "
+                  "(~100 B/row) for duplicates",
                   constant=s.part == "synthetic_qa") for s in SOURCES]
     plan += [Stage(f"prompt_embeddings[{s}]", ["prompt_embeddings"], s, "prompt_embeddings",
                    [("table", "raw_traces", [s])],
@@ -292,7 +293,8 @@ def stage_plan() -> list[Stage]:
                    "constant: 2 questions, the generator LLM", constant=True) for s in SEED_SETS]
     plan += [
         Stage("public_medical_traces", ["public_medical_traces"], None, "public_medical_traces",
-              [("table", "raw_traces", list(PUBLIC_MEDICAL_SOURCES))], f"{STREAMED} (sink; row groups of 512 rows of text)"),
+              [("table", "raw_traces", list(PUBLIC_MEDICAL_SOURCES))],
+              f"{STREAMED} (sink; row groups of 512 rows of text)"),
         Stage("math_traces", ["math_traces", "math_rejects"], None, "math_traces",
               [("table", "raw_traces", list(MATH_SOURCES))],
               "row-wise: the draw on the math rows' keys (~60 B/row), the drawn rows streamed"),

@@ -163,8 +163,8 @@ def _embedding_matrix(warehouse: Warehouse, sources: list[str]) -> tuple[pl.Data
     """The keys (sample_id, source, source_row) and the vectors of `prompt_embeddings` for `sources`,
     the vectors copied into one preallocated float32 matrix, a row group at a time: never a second
     copy of them in a frame."""
-    rows = warehouse.count("prompt_embeddings", sources)
     table = warehouse.scan("prompt_embeddings", sources)
+    rows = table.select(pl.len()).collect().item()
     dim = table.collect_schema()["embedding"].size
     vectors = np.empty((rows, dim), dtype=np.float32)
     keys, at = [], 0

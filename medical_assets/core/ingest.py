@@ -12,6 +12,7 @@ import polars as pl
 
 from medical_assets.core.layouts import NOT_SELECTED, Layout, Unparsed, field_value, normalize_records
 
+CHUNK_CHARS = 50_000_000  # characters of text a chunk of records holds at most (2,500 traces of 20 KB)
 PROBE_ROWS = 1_000  # a file whose first this-many records all fail to parse is not of the expected format
 MAX_DISTINCT = 1_000  # distinct reasons / values counted per column; the rest are summed as OTHER
 OTHER = "(other values)"
@@ -148,7 +149,7 @@ def normalize_stream(
     chunk_rows: int,
     stats: IngestStats | None = None,
     value_columns: Iterable[str] = (),
-    chunk_chars: int = 50_000_000,
+    chunk_chars: int = CHUNK_CHARS,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Normalize `(source_row, record)` pairs chunk by chunk; memory is bounded by `chunk_rows` records and
     `chunk_chars` characters of text a chunk (`bounded_chunks`): R1 traces run to 20 KB and more, so a count

@@ -36,7 +36,7 @@ import orjson
 import yaml
 from pydantic import Field
 
-from medical_assets.core.ingest import UnreadableSource
+from medical_assets.core.ingest import CHUNK_CHARS, UnreadableSource
 from medical_assets.core.layouts import Unparsed
 from medical_assets.sources import SourceSpec, source_spec
 
@@ -302,7 +302,7 @@ class SourceCatalog(dg.ConfigurableResource):
                                  ".parquet is that source's data, whatever the mode and overrides say.")
     chunk_rows: int = Field(default=10_000, ge=1, description="Records normalized and written per chunk: bounds "
                             "the memory of ingestion.")
-    chunk_chars: int = Field(default=50_000_000, ge=1, description="Characters of text per chunk at most (a "
+    chunk_chars: int = Field(default=CHUNK_CHARS, ge=1, description="Characters of text per chunk at most (a "
                              "chunk closes at chunk_rows or at this, whichever comes first): 2,500 traces of 20 KB.")
 
     def spec(self, name: str) -> SourceSpec:

@@ -58,6 +58,8 @@ TEXT_COLUMNS = frozenset({"reasoning", "response", "messages", "record"})
 def group_rows(schema: Mapping[str, pl.DataType]) -> int:
     """Rows per row group for a sink of a frame with this schema."""
     return TEXT_ROW_GROUP_ROWS if TEXT_COLUMNS.intersection(schema) else ROW_GROUP_ROWS
+
+
 # Polars' streaming parquet source reads ahead: by default up to 128 row groups, from as many files at once as
 # there are pipelines, so a scan over a partitioned table held more of it the longer it was (4 files of 20 KB traces,
 # 0.8 → 2.4 GB of text: 0.9 → 1.4-1.9 GB anonymous). Two row groups from one file at a time: 0.73 → 0.91 GB, the same
