@@ -3,7 +3,8 @@ process, on a generated corpus at two sizes; wall time, peak RSS and rows per st
 peak memory grows with the input.
 
     .venv/bin/python benchmarks/scale.py [--rows 100000,400000] [--row-chars 20000] [--embedder tiny]
-                                         [--clusters 32] [--per-cluster 2] [--out scale.json] [--keep]
+                                         [--file-factor light_r1.json=4] [--clusters 32] [--per-cluster 2]
+                                         [--out scale.json] [--keep]
 
 The corpus. `--rows N` is the number of R1 trace rows in total across the seven curated R1
 source files (the demo's 2,500 per `--scale` unit). The corpus is made by the demo generator
@@ -11,7 +12,9 @@ source files (the demo's 2,500 per `--scale` unit). The corpus is made by the de
 per-file trace builder, each file at `round(rows_in_demo x N / 2,500)` rows, so that for N a
 multiple of 2,500 the traces are exactly those of `generate --scale N/2500` (flags, plants, bad
 lines and domains at the demo's rates; the public medical and math files scale with the same
-factor; seed sets and benchmarks keep their size). Each trace's reasoning is then padded to a
+factor, or with `--file-factor FILE=K` times that: e.g. light_r1.json=4 gives the math source
+4 x its demo share at both sizes, so that math_traces' 15,000-row sample is drawn from more rows
+than it keeps at both, as from the real Light-R1 set; seed sets and benchmarks keep their size). Each trace's reasoning is then padded to a
 row length drawn uniformly in [0.5, 1.5] x `--row-chars` (prompt + reasoning + answer), with the
 generator's own kind of text: its domain and generic filler sentences and the problem's own steps
 (the Chinese rows: sentences of their own reasoning), never a "Wait", inserted after the first
@@ -90,9 +93,10 @@ MIN_GROWTH = 0.2  # a slope only where the input grows by at least this share be
 # ------------------------------------------------------------------------------------------- corpus
 
 
-def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int) -> dict:
+def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int, file_factors: dict[str, float] | None = None) -> dict:
     """Write sources/ and benchmarks/ under `out` (see the module docstring); per file: rows, bytes
-    (as JSON records) and characters of prompt + reasoning + answer."""
+    (as JSON records) and characters of prompt + reasoning + answer. `file_factors` multiplies the
+    rows of the files it names."""
     import dataclasses
     import random
 
@@ -109,7 +113,8 @@ def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int) -> dict:
     factory = PlantFactory(seed, bench, index)
     files: dict[str, dict] = {}
     for spec in G.SPECS:  # in the generator's order: the plant factory is shared and sequential
-        scaled = dataclasses.replace(spec, rows=max(1, round(spec.rows * factor)))
+        rows = spec.rows * factor * (file_factors or {}).get(spec.name, 1)
+        scaled = dataclasses.replace(spec, rows=max(1, round(rows)))
         traces = G.build_file_traces(scaled, 1, seed, factory, index)
         pad_rng = random.Random(f"{seed}:{spec.name}:pad")
         for trace in traces:
@@ -122,7 +127,7 @@ def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int) -> dict:
         G.write_bytes(out / "sources" / name, data)
         files[name] = {"rows": len(rows), "bytes": len(data), "text_chars": None, "r1": False}
     G.write_benchmarks(out, bench)
-    return {"factor": factor, "r1_rows_per_scale_unit": per_unit, "files": files}
+    return {"factor": factor, "file_factors": file_factors or {}, "r1_rows_per_scale_unit": per_unit, "files": files}
 
 
 def _filler_pool(trace, zh: bool) -> tuple[str, ...]:
@@ -266,7 +271,7 @@ def stage_plan() -> list[Stage]:
     r1 = ("table", "raw_traces", list(R1_SOURCES))
     plan = [Stage(f"raw_traces[{s.name}]", ["raw_traces", "raw_trace_rejects"], s.name, "raw_traces",
                   [("file", s.demo_file)],
-                  "row-wise: chunks of 10k records or 50M characters, plus a set of 128-bit row hashes "
+                  "row-wise: chunks of 10k records or 50 MB of text, plus a set of 128-bit row hashes "
                   "(~100 B/row) for duplicates",
                   constant=s.part == "synthetic_qa") for s in SOURCES]
     plan += [Stage(f"prompt_embeddings[{s}]", ["prompt_embeddings"], s, "prompt_embeddings",
@@ -509,7 +514,9 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
     env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
            "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false")}
     code, wall, rss, corpus = run_child(["--child-corpus", str(corpus_dir), "--rows", str(r1_rows), "--row-chars",
-                                         str(args.row_chars), "--seed", str(args.seed)], env, logs / "corpus.log", None)
+                                         str(args.row_chars), "--seed", str(args.seed),
+                                         *(f"--file-factor={f}" for f in args.file_factor)],
+                                        env, logs / "corpus.log", None)
     if code != 0 or corpus is None:
         raise SystemExit(f"corpus generation failed (exit {code}); see {logs / 'corpus.log'}:\n"
                          + (logs / "corpus.log").read_text(errors="replace")[-3000:])
@@ -573,13 +580,13 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
 
 def chunk_rows(row_chars: int) -> dict[str, int]:
     """Rows a stage holds at once when it works in chunks: below this, its memory grows with the rows.
-    Ingestion's chunk closes at `chunk_rows` records or `chunk_chars` characters of text."""
+    Ingestion's chunk closes at `chunk_rows` records or `chunk_bytes` bytes of text."""
     from medical_assets.assets.curation import EMBED_CHUNK_ROWS
     from medical_assets.assets.mix import MIX_BATCH_ROWS
     from medical_assets.resources.sources import SourceCatalog
 
     fields = SourceCatalog.model_fields
-    ingest = min(fields["chunk_rows"].default, max(1, fields["chunk_chars"].default // max(1, row_chars)))
+    ingest = min(fields["chunk_rows"].default, max(1, fields["chunk_bytes"].default // max(1, row_chars)))
     return {"raw_traces": ingest, "prompt_embeddings": EMBED_CHUNK_ROWS, "sft_mix": MIX_BATCH_ROWS}
 
 
@@ -656,12 +663,30 @@ def print_table(rows: list[dict], sizes: list[dict], row_chars: int) -> None:
                   f"peak RSS {r['delta_rss_mb']:+,.0f} MB)  {r['kind']}{mark}")
 
 
+def parse_file_factors(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, float]:
+    """{file: factor} from `--file-factor FILE=K` values, each FILE one of the generator's source files."""
+    from medical_assets.sample.generate import SPECS
+
+    names, factors = {spec.name for spec in SPECS}, {}
+    for value in values:
+        name, sep, factor = value.partition("=")
+        try:
+            factors[name] = float(factor)
+        except ValueError:
+            factors[name] = -1.0
+        if not sep or name not in names or factors[name] <= 0:
+            parser.error(f"--file-factor {value!r}: expected FILE=K with K > 0 and FILE one of {', '.join(sorted(names))}")
+    return factors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default="100000,400000", help="R1 rows in total at the two sizes (comma-separated)")
     parser.add_argument("--row-chars", type=int, default=20_000, help="mean characters per row after padding")
     parser.add_argument("--embedder", default="tiny", help="tiny (random 1-layer, 384-d), minilm (the packaged "
                         "all-MiniLM-L6-v2), or a sentence-transformers hub id / directory")
+    parser.add_argument("--file-factor", action="append", default=[], metavar="FILE=K",
+                        help="multiply one source file's rows by K at both sizes (repeatable), e.g. light_r1.json=4")
     parser.add_argument("--clusters", type=int, default=32, help="prompt_clusters n_clusters")
     parser.add_argument("--per-cluster", type=int, default=2, help="cluster_exemplars per_cluster (labeller work)")
     parser.add_argument("--seed", type=int, default=20240611, help="the generator's seed (its default)")
@@ -676,9 +701,10 @@ def main() -> None:
     if args.child_stage:
         child_stage(json.loads(args.child_stage))
         return
+    file_factors = parse_file_factors(parser, args.file_factor)
     if args.child_corpus:
         started = time.perf_counter()
-        corpus = make_corpus(Path(args.child_corpus), int(args.rows), args.row_chars, args.seed)
+        corpus = make_corpus(Path(args.child_corpus), int(args.rows), args.row_chars, args.seed, file_factors)
         print("RESULT " + json.dumps({**corpus, "seconds": time.perf_counter() - started, "vm_hwm_mb": _vm("VmHWM")}))
         return
     if args.child_embedder:
@@ -690,7 +716,8 @@ def main() -> None:
         parser.error("--rows takes two sizes, e.g. 100000,400000")
     work = Path(tempfile.mkdtemp(prefix="scale-bench-", dir=args.workdir))
     print(f"scale benchmark in {work}: {args.row_chars:,} chars per row on average, clusters {args.clusters}, "
-          f"per_cluster {args.per_cluster}")
+          f"per_cluster {args.per_cluster}"
+          + "".join(f", {name} x{k:g} its demo share" for name, k in file_factors.items()))
     if args.embedder == "tiny":
         embedder = str(work / "tiny-embedder")
         code, _, _, _ = run_child(["--child-embedder", embedder], os.environ.copy(), work / "tiny-embedder.log", None)
@@ -719,7 +746,8 @@ def main() -> None:
                 print_table(table, sizes, args.row_chars)
             if args.out:
                 args.out.write_text(json.dumps({
-                    "settings": {"rows": sizes_wanted, "row_chars": args.row_chars, "embedder": note,
+                    "settings": {"rows": sizes_wanted, "row_chars": args.row_chars, "file_factors": file_factors,
+                                 "embedder": note,
                                  "labeller": labeller, "clusters": args.clusters, "per_cluster": args.per_cluster,
                                  "seed": args.seed, "cpus": os.cpu_count()},
                     "table": table, "sizes": sizes}, indent=2))

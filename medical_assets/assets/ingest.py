@@ -130,7 +130,7 @@ def raw_traces(context: dg.AssetExecutionContext, config: RawTracesConfig, catal
         ):
             for kept, rejects in normalize_stream(
                 catalog.records(spec), spec.layout, spec.name, origin, catalog.chunk_rows, stats, value_columns,
-                catalog.chunk_chars,
+                catalog.chunk_bytes,
             ):
                 kept_out.write(kept)
                 rejects_out.write(ingest_rejects(rejects))

@@ -12,7 +12,7 @@ import polars as pl
 
 from medical_assets.core.layouts import NOT_SELECTED, Layout, Unparsed, field_value, normalize_records
 
-CHUNK_CHARS = 50_000_000  # characters of text a chunk of records holds at most (2,500 traces of 20 KB)
+CHUNK_BYTES = 50_000_000  # UTF-8 bytes of text a chunk of records holds at most (2,500 traces of 20 KB)
 PROBE_ROWS = 1_000  # a file whose first this-many records all fail to parse is not of the expected format
 MAX_DISTINCT = 1_000  # distinct reasons / values counted per column; the rest are summed as OTHER
 OTHER = "(other values)"
@@ -112,31 +112,32 @@ class IngestStats:
         return picked[:n]
 
 
-def record_chars(value: Any) -> int:
-    """Characters of text in a record (its strings, at any depth): what its rows will weigh."""
+def record_bytes(value: Any) -> int:
+    """UTF-8 bytes of text in a record (its strings, at any depth): what its rows will weigh in Arrow,
+    where a Chinese character takes 3 bytes. An ASCII string's length is its size, without encoding it."""
     if isinstance(value, str):
-        return len(value)
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
     if isinstance(value, Mapping):
-        return sum(record_chars(v) for v in value.values())
+        return sum(record_bytes(v) for v in value.values())
     if isinstance(value, (list, tuple)):
-        return sum(record_chars(v) for v in value)
+        return sum(record_bytes(v) for v in value)
     if isinstance(value, Unparsed):
-        return len(value.text)
+        return record_bytes(value.text)
     return 0
 
 
 def bounded_chunks(records: Iterable[tuple[int, Any]], chunk_rows: int,
-                   chunk_chars: int) -> Iterator[list[tuple[int, Any]]]:
+                   chunk_bytes: int) -> Iterator[list[tuple[int, Any]]]:
     """Lists of `(source_row, record)` pairs, each of at most `chunk_rows` records and closed by the record
-    that brings its text to `chunk_chars` characters: a chunk passes that by one record at most."""
+    that brings its text to `chunk_bytes` bytes (`record_bytes`): a chunk passes that by one record at most."""
     chunk: list[tuple[int, Any]] = []
-    chars = 0
+    size = 0
     for pair in records:
         chunk.append(pair)
-        chars += record_chars(pair[1])
-        if len(chunk) >= chunk_rows or chars >= chunk_chars:
+        size += record_bytes(pair[1])
+        if len(chunk) >= chunk_rows or size >= chunk_bytes:
             yield chunk
-            chunk, chars = [], 0
+            chunk, size = [], 0
     if chunk:
         yield chunk
 
@@ -149,10 +150,10 @@ def normalize_stream(
     chunk_rows: int,
     stats: IngestStats | None = None,
     value_columns: Iterable[str] = (),
-    chunk_chars: int = CHUNK_CHARS,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Normalize `(source_row, record)` pairs chunk by chunk; memory is bounded by `chunk_rows` records and
-    `chunk_chars` characters of text a chunk (`bounded_chunks`): R1 traces run to 20 KB and more, so a count
+    `chunk_bytes` bytes of text a chunk (`bounded_chunks`): R1 traces run to 20 KB and more, so a count
     of rows alone does not bound it.
 
     Records that are `Unparsed` become rejects with their reason. If nothing at
@@ -164,7 +165,7 @@ def normalize_stream(
     stats = stats if stats is not None else IngestStats()
     value_columns = tuple(value_columns)
     first_error: str | None = None
-    for chunk in bounded_chunks(records, chunk_rows, chunk_chars):
+    for chunk in bounded_chunks(records, chunk_rows, chunk_bytes):
         unparsed = [(row, r) for row, r in chunk if isinstance(r, Unparsed)]
         if unparsed and first_error is None:
             first_error = f"record {unparsed[0][0]}: {unparsed[0][1].reason}"

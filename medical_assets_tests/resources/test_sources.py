@@ -5,12 +5,13 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import json
+import random
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from medical_assets.core.ingest import UnreadableSource, bounded_chunks, normalize_stream, record_chars
+from medical_assets.core.ingest import UnreadableSource, bounded_chunks, normalize_stream, record_bytes
 from medical_assets.core.layouts import Unparsed, normalize_records
 from medical_assets.resources.sources import SourceCatalog, apply_overrides, hub_arguments, read_hub, read_local
 from medical_assets.sources import source_spec
@@ -110,6 +111,26 @@ def test_parquet_rows_come_in_order(tmp_path):
     assert [(row, r["question"]) for row, r in read_local(path)] == [(0, "a"), (1, "b"), (2, "c")]
 
 
+def test_a_parquet_source_of_wide_rows_is_read_a_few_row_groups_at_a_time(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from medical_assets.resources import sources
+
+    path = tmp_path / "wide.parquet"
+    rng = random.Random(0)
+    rows = [{"n": i, "text": "".join(rng.choices("abcdefghij", k=20_000))} for i in range(1_000)]
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=25, compression="none")  # 40 groups, 20 MB
+    monkeypatch.setattr(sources, "PARQUET_BATCH_BYTES", 1_000_000)
+    assert sources.parquet_batch_rows(pq.ParquetFile(path).metadata) in range(45, 51)  # 1 MB of 20 KB rows
+    start, held = pa.total_allocated_bytes(), []
+    for row, record in read_local(path):
+        assert record == rows[row]
+        held.append(pa.total_allocated_bytes() - start)
+    assert len(held) == 1_000
+    assert max(held) < 5_000_000  # a batch and the groups it spans, not the 20 MB read so far
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -163,21 +184,28 @@ def test_chunks_never_exceed_chunk_rows(tmp_path):
     assert sizes == [10, 10, 5]
 
 
-def test_chunks_of_long_records_close_at_chunk_chars_and_give_the_same_rows(tmp_path):
+def test_chunks_of_long_records_close_at_chunk_bytes_and_give_the_same_rows(tmp_path):
     long = {"conversations": [{"from": "user", "value": "a long problem " * 400}, GOOD["conversations"][1]]}
     records = [GOOD] * 5 + [long] + [GOOD] * 6
     path = write_jsonl(tmp_path / "s.jsonl", records)
-    chunks = list(bounded_chunks(read_local(path), chunk_rows=100, chunk_chars=300))
+    chunks = list(bounded_chunks(read_local(path), chunk_rows=100, chunk_bytes=300))
     assert [row for chunk in chunks for row, _ in chunk] == list(range(12))
     for chunk in chunks:  # under the bound until its last record, which closes it
-        assert sum(record_chars(r) for _, r in chunk[:-1]) < 300
+        assert sum(record_bytes(r) for _, r in chunk[:-1]) < 300
     assert any(chunk[-1][0] == 5 for chunk in chunks)  # the long record closes its chunk
     layout = source_spec("openthoughts2").layout
     one_chunk = [k for k, _ in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=100)]
-    by_chars = [k for k, _ in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=100,
-                                               chunk_chars=300)]
-    assert len(one_chunk) == 1 and len(by_chars) == len(chunks) > 3
-    assert pl.concat(by_chars).equals(one_chunk[0])
+    by_size = [k for k, _ in normalize_stream(read_local(path), layout, "o", str(path), chunk_rows=100,
+                                              chunk_bytes=300)]
+    assert len(one_chunk) == 1 and len(by_size) == len(chunks) > 3
+    assert pl.concat(by_size).equals(one_chunk[0])
+
+
+def test_a_records_weight_is_its_text_in_utf8_bytes():
+    assert record_bytes({"q": "abc", "turns": [{"value": "多少"}, {"n": 3}], "none": None}) == 3 + 6
+    assert record_bytes(["é", ("x",)]) == 3
+    chinese = [(i, {"value": "心" * 50}) for i in range(10)]  # 150 bytes each, 50 characters
+    assert [len(chunk) for chunk in bounded_chunks(chinese, chunk_rows=100, chunk_bytes=300)] == [2] * 5
 
 
 def test_overrides_replace_paths_and_merge_layouts(tmp_path):
