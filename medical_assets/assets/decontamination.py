@@ -152,19 +152,26 @@ def decontaminated_traces(config: DecontaminationConfig, warehouse: Warehouse):
     """Remove every trace with a hit in the n-gram or fuzzy step, or a rephrasing that semantic_matches
     removes (its mode `remove`); keep the evidence beside each removal."""
     traces = warehouse.scan("quality_traces")
-    first_hit = (
+    first_hit = (  # one row per contaminated trace: what memory holds besides a row group of the traces
         contamination_evidence(warehouse).with_columns(order=pl.col("stage").replace_strict(STAGE_ORDER,
                                                                                             return_dtype=pl.Int8))
         .sort("sample_id", "order", "benchmark", "question_id").unique("sample_id", keep="first").drop("order")
-    )
-    removed = traces.select("sample_id", *ROW_KEYS, "part").join(first_hit, on="sample_id", how="inner")
-    with warehouse.commit("decontaminated_traces") as stage:
-        stage.sink("decontaminated_traces", traces.join(first_hit.select("sample_id"), on="sample_id", how="anti",
-                                                        maintain_order="left"))
-        stage.sink("decontamination_rejects", as_rejects(
-            removed, pl.col("stage"), reason=pl.format(
-            "{} {} {}", pl.when(pl.col("stage") == "semantic").then(pl.lit("rephrases")).otherwise(pl.lit("matches")),
-            pl.col("benchmark"), pl.col("question_id"))))
+    ).collect()
+
+    def outputs(rows: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        removed = rows.select("sample_id", *ROW_KEYS, "part").join(first_hit.lazy(), on="sample_id", how="inner",
+                                                                    maintain_order="left")
+        return {
+            "decontaminated_traces": rows.join(first_hit.lazy().select("sample_id"), on="sample_id", how="anti",
+                                               maintain_order="left"),
+            "decontamination_rejects": as_rejects(removed, pl.col("stage"), reason=pl.format(
+                "{} {} {}",
+                pl.when(pl.col("stage") == "semantic").then(pl.lit("rephrases")).otherwise(pl.lit("matches")),
+                pl.col("benchmark"), pl.col("question_id"))),
+        }
+
+    with warehouse.commit("decontaminated_traces") as stage:  # one pass over the traces, a row group at a time
+        stage.split("quality_traces", outputs)
     kept = warehouse.scan("decontaminated_traces")
     rejects = warehouse.scan("decontamination_rejects")
     yield dg.MaterializeResult(asset_key="decontaminated_traces",

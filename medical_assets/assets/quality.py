@@ -81,13 +81,16 @@ def quality_traces(context: dg.AssetExecutionContext, config: QualityConfig, war
     measured_limit = wait_threshold(waits, config.wait_percentile)
     limit = config.max_wait if config.max_wait is not None else measured_limit
     filters = recipe_filters(config.min_prompt_words_exclusive, limit)
-    kept, rejected = apply_filters(candidates, filters)
-    with warehouse.commit("quality_traces") as stage:
-        stage.sink("quality_traces", kept)
-        stage.sink("quality_rejects", as_rejects(
+
+    def outputs(traces: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        kept, rejected = apply_filters(traces, filters)
+        return {"quality_traces": kept, "quality_rejects": as_rejects(
             rejected.select("sample_id", *ROW_KEYS, "part", "filter", "value", "threshold", "rule"), "quality",
             reason="filter", evidence=pl.format("measured {}, kept when {}", pl.col("value"), pl.col("rule")),
-        ))
+        )}
+
+    with warehouse.commit("quality_traces") as stage:  # one pass over the candidates, a row group at a time
+        stage.split("candidate_traces", outputs)
     stored_rejects = warehouse.scan("quality_rejects")
     funnel = _funnel(waits.len(), stored_rejects, [f.name for f in filters])
     yield dg.MaterializeResult(

@@ -28,9 +28,9 @@ import re
 import shutil
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 from pydantic import Field
@@ -149,8 +149,9 @@ def _link(path: Path, target: str) -> None:
 
 
 class ChunkWriter:
-    """Appends Polars frames to one Parquet file, each in row groups of at most ROW_GROUP_ROWS rows and
-    about ROW_GROUP_BYTES."""
+    """Appends Polars frames to one Parquet file in row groups of at most ROW_GROUP_ROWS rows and about
+    ROW_GROUP_BYTES. Small frames are held until they fill a group (or the writer closes), so that a step
+    that writes a few rows at a time does not leave a file of thousands of tiny groups."""
 
     def __init__(self, path: Path, schema: dict[str, pl.DataType]):
         self.path = path
@@ -158,15 +159,40 @@ class ChunkWriter:
         self.rows = 0
         self._arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
         self._writer = pq.ParquetWriter(path, self._arrow_schema, compression="zstd")
+        self._pending: list[pl.DataFrame] = []
+        self._pending_rows = self._pending_bytes = 0
 
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
-            frame = frame.select(list(self.schema))
-            rows = min(ROW_GROUP_ROWS, max(1, ROW_GROUP_BYTES * frame.height // max(1, frame.estimated_size())))
-            self._writer.write_table(frame.to_arrow().cast(self._arrow_schema), row_group_size=rows)
+            self._pending.append(frame.select(list(self.schema)))
+            self._pending_rows += frame.height
+            self._pending_bytes += frame.estimated_size()
             self.rows += frame.height
+            if self._pending_rows >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
+                self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        """Write what is held, in full groups; with `whole_groups_only`, keep the last partial group."""
+        if not self._pending:
+            return
+        frame = pl.concat(self._pending, how="vertical_relaxed") if len(self._pending) > 1 else self._pending[0]
+        rows = min(ROW_GROUP_ROWS, max(1, ROW_GROUP_BYTES * frame.height // max(1, self._pending_bytes)))
+        cut = frame.height - frame.height % rows if whole_groups_only else frame.height
+        rest = frame.slice(cut)
+        self._pending = [rest] if rest.height else []
+        self._pending_rows, self._pending_bytes = rest.height, rest.estimated_size()
+        if cut:
+            self._writer.write_table(frame.slice(0, cut).to_arrow().cast(self._arrow_schema), row_group_size=rows)
 
     def close(self) -> None:
+        try:
+            self._flush()
+        finally:
+            self._writer.close()
+
+    def discard(self) -> None:
+        """Close the file without writing what is held (the step failed: its files are thrown away)."""
+        self._pending = []
         self._writer.close()
 
 
@@ -176,6 +202,13 @@ def row_groups(path: Path, columns: Sequence[str] | None = None) -> Iterator[pl.
     parquet = pq.ParquetFile(path, memory_map=False)
     for group in range(parquet.num_row_groups):
         yield pl.from_arrow(parquet.read_row_group(group, columns=list(columns) if columns else None))
+
+
+def conform(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """`frame` with exactly `schema`'s columns, in order: missing ones null, extra ones dropped, types cast
+    (what `Warehouse.scan` does across partition files whose columns differ)."""
+    return frame.select(pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
+                        for name, dtype in schema.items())
 
 
 def rows_named(frame: pl.DataFrame, wanted: pl.DataFrame, on: str, where: pl.Expr | bool = True) -> pl.DataFrame:
@@ -233,8 +266,10 @@ class StageCommit:
         chunk_writer = ChunkWriter(self._file(table, schema), schema)
         try:
             yield chunk_writer
-        finally:
-            chunk_writer.close()
+        except BaseException:
+            chunk_writer.discard()
+            raise
+        chunk_writer.close()
 
     def write(self, table: str, frame: pl.DataFrame) -> Path:
         with self.writer(table, dict(frame.schema)) as chunk_writer:
@@ -246,6 +281,26 @@ class StageCommit:
         schema = frame.collect_schema()
         frame.sink_parquet(self._file(table, schema), compression="zstd", row_group_size=group_rows(schema))
         return self.warehouse.table_path(table, self.partition)
+
+    def split(self, source: str, outputs: Callable[[pl.LazyFrame], Mapping[str, pl.LazyFrame]],
+              partitions: Sequence[str] | None = None) -> dict[str, int]:
+        """Read table `source` one row group at a time and write each frame of `outputs(group)` into the
+        table it is named for; rows written per table.
+
+        One pass over the input for every table it feeds (kept rows and rejects), and memory for one row
+        group plus each writer's unfinished group, however long the table. Polars' streaming sink over a
+        computed column kept decoding ahead of its writer: a 96,000-row table of 20 KB traces peaked 260 MB
+        above a 6,000-row one, where this loop held the same at both (`outputs` is lazy, so the frames it
+        returns share their common work in one `collect_all`)."""
+        schema = self.warehouse.scan(source, partitions).collect_schema()
+        empty = {name: frame.collect_schema() for name, frame in outputs(pl.LazyFrame(schema=schema)).items()}
+        with ExitStack() as stack:
+            writers = {name: stack.enter_context(self.writer(name, dict(out))) for name, out in empty.items()}
+            for group in self.warehouse.batches(source, None, 1, partitions):
+                frames = outputs(conform(group, schema).lazy())
+                for name, frame in zip(frames, pl.collect_all(list(frames.values()))):
+                    writers[name].write(frame)
+            return {name: writer.rows for name, writer in writers.items()}
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -386,9 +441,9 @@ class Warehouse(dg.ConfigurableResource):
     def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
         return self.scan(table, partitions).collect()
 
-    def batches(self, table: str, columns: Sequence[str], rows: int,
+    def batches(self, table: str, columns: Sequence[str] | None, rows: int,
                 partitions: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-        """The table's `columns` (of all partitions, or the ones named) in frames of about `rows` rows
+        """The table's `columns` (None: all; of all partitions, or the ones named) in frames of about `rows` rows
         (whole row groups, at least one), file after file: a step holds one batch of the columns it
         needs, never the table."""
         if partitions is not None:

@@ -132,3 +132,39 @@ def test_row_groups_stay_small_in_bytes_for_long_rows_and_in_rows_for_sinks_of_t
     assert max(sunk.row_group(i).num_rows for i in range(sunk.num_row_groups)) == storage.TEXT_ROW_GROUP_ROWS
     assert pq.ParquetFile(warehouse.table_path("short_sunk")).metadata.row_group(0).num_rows > storage.TEXT_ROW_GROUP_ROWS
     assert warehouse.read("long_sunk").equals(long_rows) and warehouse.read("short_sunk").equals(short_rows)
+
+
+def test_a_split_reads_its_source_a_row_group_at_a_time_into_every_table_it_feeds(warehouse: Warehouse,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 500)
+    rows = pl.DataFrame({"sample_id": [f"s{i}" for i in range(3_000)], "reasoning": ["x" * 50] * 3_000,
+                         "n": list(range(3_000))})
+    warehouse.write("t", rows[:2_000], partition="a")
+    warehouse.write("t", rows[2_000:].drop("reasoning"), partition="b")  # a partition without a column
+    seen: list[int] = []
+
+    def outputs(traces: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        seen.append(traces.select(pl.len()).collect().item())
+        return {"kept": traces.filter(pl.col("n") % 100 != 0),
+                "rejects_of_t": traces.filter(pl.col("n") % 100 == 0).select("sample_id", "n"),
+                "none": traces.filter(pl.col("n") < 0)}
+
+    with warehouse.commit("kept") as stage:
+        written = stage.split("t", outputs)
+    assert written == {"kept": 2_970, "rejects_of_t": 30, "none": 0}
+    expected = warehouse.scan("t")
+    assert warehouse.read("kept").equals(expected.filter(pl.col("n") % 100 != 0).collect())
+    assert warehouse.read("rejects_of_t").equals(expected.filter(pl.col("n") % 100 == 0).select("sample_id", "n").collect())
+    assert warehouse.read("none").schema == warehouse.read("kept").schema and warehouse.read("none").is_empty()
+    assert seen == [0] + [500] * 6  # the schema first, then one row group at a time, never the table
+    rejects = pq.ParquetFile(warehouse.table_path("rejects_of_t")).metadata
+    assert rejects.num_row_groups == 1  # the 30 rows, a few per row group read, held until they fill a group
+
+
+def test_small_writes_are_held_until_they_fill_a_row_group(warehouse: Warehouse):
+    with warehouse.writer("t", None, {"x": pl.Int64()}) as out:
+        for start in range(0, 10_000, 10):
+            out.write(pl.DataFrame({"x": list(range(start, start + 10))}))
+    metadata = pq.ParquetFile(warehouse.table_path("t")).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [4_096, 4_096, 1_808]
+    assert warehouse.read("t")["x"].to_list() == list(range(10_000))
