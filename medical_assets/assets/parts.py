@@ -57,15 +57,15 @@ class MathSampleConfig(dg.Config):
 def math_traces(config: MathSampleConfig, warehouse: Warehouse):
     """`sample_size` rows of the math supplement drawn without replacement with `seed` (all rows
     when there are fewer); the rows not drawn go to `math_rejects`, so each is accounted for. The draw
-    is made on the rows' keys; the drawn rows are streamed from the source's table."""
+    is made on the rows' keys; the drawn rows are copied from the source's table a row group at a time."""
     source_rows = warehouse.scan("raw_traces", MATH_SOURCES)
     rows = source_rows.select(ROW_KEYS).collect(engine="streaming")
     drawn = sample_questions(rows, config.sample_size, config.seed).sort("source", "source_row")
-    kept = source_rows.join(drawn.lazy(), on=ROW_KEYS, how="semi", maintain_order="left")
     reason = f"not drawn: {drawn.height:,} of {rows.height:,} rows sampled with seed {config.seed}"
     rejected = rows.join(drawn, on=ROW_KEYS, how="anti").select(*ROW_KEYS, reason=pl.lit(reason))
-    with warehouse.commit("math_traces") as stage:
-        stage.sink("math_traces", kept)
+    with warehouse.commit("math_traces") as stage:  # the drawn rows, a row group of the source at a time
+        stage.split("raw_traces", lambda traces: {"math_traces": traces.join(
+            drawn.lazy(), on=ROW_KEYS, how="semi", maintain_order="left")}, MATH_SOURCES)
         stage.write("math_rejects", as_rejects(rejected, "sampling"))
     yield dg.MaterializeResult(asset_key="math_traces", metadata={
         "dagster/row_count": drawn.height, "rows_in": rows.height, "sample_size": config.sample_size, "seed": config.seed,

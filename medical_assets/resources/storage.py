@@ -47,8 +47,8 @@ UNPARTITIONED = "all"
 # at a time, so a stage's memory does not follow the corpus. Polars' streaming sink held more the more it wrote
 # when groups were large: a file of Chinese traces (60 KB a row) in groups of 2,400 rows sunk in groups of 4,096
 # took 0.87 → 1.77 → 2.93 GB anonymous at 2 → 8 → 24 groups; read and written in groups of ~600 rows, 0.44 → 0.56
-# GB. Appended chunks are split into groups of at most ROW_GROUP_BYTES (ChunkWriter); a sink of rows that carry a
-# trace's text writes TEXT_ROW_GROUP_ROWS to a group (20 KB rows: 10 MB), other tables ROW_GROUP_ROWS.
+# GB. A table whose rows carry a trace's text is written TEXT_ROW_GROUP_ROWS to a group (20 KB rows: 10 MB), other
+# tables ROW_GROUP_ROWS, and appended chunks (ChunkWriter) in groups of at most ROW_GROUP_BYTES as well.
 ROW_GROUP_ROWS = 4_096
 ROW_GROUP_BYTES = 32 * 2**20
 TEXT_ROW_GROUP_ROWS = 512
@@ -149,8 +149,8 @@ def _link(path: Path, target: str) -> None:
 
 
 class ChunkWriter:
-    """Appends Polars frames to one Parquet file in row groups of at most ROW_GROUP_ROWS rows and about
-    ROW_GROUP_BYTES. Small frames are held until they fill a group (or the writer closes), so that a step
+    """Appends Polars frames to one Parquet file in row groups of at most `group_rows(schema)` rows and
+    about ROW_GROUP_BYTES. Small frames are held until they fill a group (or the writer closes), so that a step
     that writes a few rows at a time does not leave a file of thousands of tiny groups."""
 
     def __init__(self, path: Path, schema: dict[str, pl.DataType]):
@@ -161,6 +161,7 @@ class ChunkWriter:
         self._writer = pq.ParquetWriter(path, self._arrow_schema, compression="zstd")
         self._pending: list[pl.DataFrame] = []
         self._pending_rows = self._pending_bytes = 0
+        self._group_rows = group_rows(schema)
 
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
@@ -168,7 +169,7 @@ class ChunkWriter:
             self._pending_rows += frame.height
             self._pending_bytes += frame.estimated_size()
             self.rows += frame.height
-            if self._pending_rows >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
+            if self._pending_rows >= self._group_rows or self._pending_bytes >= ROW_GROUP_BYTES:
                 self._flush(whole_groups_only=True)
 
     def _flush(self, whole_groups_only: bool = False) -> None:
@@ -176,7 +177,7 @@ class ChunkWriter:
         if not self._pending:
             return
         frame = pl.concat(self._pending, how="vertical_relaxed") if len(self._pending) > 1 else self._pending[0]
-        rows = min(ROW_GROUP_ROWS, max(1, ROW_GROUP_BYTES * frame.height // max(1, self._pending_bytes)))
+        rows = min(self._group_rows, max(1, ROW_GROUP_BYTES * frame.height // max(1, self._pending_bytes)))
         cut = frame.height - frame.height % rows if whole_groups_only else frame.height
         rest = frame.slice(cut)
         self._pending = [rest] if rest.height else []

@@ -136,7 +136,7 @@ def test_row_groups_stay_small_in_bytes_for_long_rows_and_in_rows_for_sinks_of_t
 
 def test_a_split_reads_its_source_a_row_group_at_a_time_into_every_table_it_feeds(warehouse: Warehouse,
                                                                                   monkeypatch):
-    monkeypatch.setattr(storage, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr(storage, "TEXT_ROW_GROUP_ROWS", 500)
     rows = pl.DataFrame({"sample_id": [f"s{i}" for i in range(3_000)], "reasoning": ["x" * 50] * 3_000,
                          "n": list(range(3_000))})
     warehouse.write("t", rows[:2_000], partition="a")
@@ -156,7 +156,7 @@ def test_a_split_reads_its_source_a_row_group_at_a_time_into_every_table_it_feed
     assert warehouse.read("kept").equals(expected.filter(pl.col("n") % 100 != 0).collect())
     assert warehouse.read("rejects_of_t").equals(expected.filter(pl.col("n") % 100 == 0).select("sample_id", "n").collect())
     assert warehouse.read("none").schema == warehouse.read("kept").schema and warehouse.read("none").is_empty()
-    assert seen == [0] + [500] * 6  # the schema first, then one row group at a time, never the table
+    assert seen == [0, 500, 500, 500, 500, 1_000]  # the schema, then a row group at a time, never the table
     rejects = pq.ParquetFile(warehouse.table_path("rejects_of_t")).metadata
     assert rejects.num_row_groups == 1  # the 30 rows, a few per row group read, held until they fill a group
 
