@@ -14,9 +14,9 @@ multiple of 2,500 the traces are exactly those of `generate --scale N/2500` (fla
 lines and domains at the demo's rates; the public medical and math files scale with the same
 factor, or with `--file-factor FILE=K` times that: e.g. light_r1.json=4 gives the math source
 4 x its demo share at both sizes, so that math_traces' 15,000-row sample is drawn from more rows
-than it keeps at both, as from the real Light-R1 set; seed sets and benchmarks keep their size). Each trace's reasoning is then padded to a
-row length drawn uniformly in [0.5, 1.5] x `--row-chars` (prompt + reasoning + answer), with the
-generator's own kind of text: its domain and generic filler sentences and the problem's own steps
+than it keeps at both, as from the real Light-R1 set; seed sets and benchmarks keep their size).
+Each trace's reasoning is then padded to a row length drawn uniformly in [0.5, 1.5] x
+`--row-chars` (prompt + reasoning + answer), with the generator's own kind of text: its domain and generic filler sentences and the problem's own steps
 (the Chinese rows: sentences of their own reasoning), never a "Wait", inserted after the first
 paragraph, so an unclosed `<think>` stays unclosed and the Wait counts, flags and prompts (what
 the filters and decontamination read) are those the generator made. The padding is seeded per file
@@ -93,7 +93,8 @@ MIN_GROWTH = 0.2  # a slope only where the input grows by at least this share be
 # ------------------------------------------------------------------------------------------- corpus
 
 
-def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int, file_factors: dict[str, float] | None = None) -> dict:
+def make_corpus(out: Path, r1_rows: int, row_chars: int, seed: int,
+                file_factors: dict[str, float] | None = None) -> dict:
     """Write sources/ and benchmarks/ under `out` (see the module docstring); per file: rows, bytes
     (as JSON records) and characters of prompt + reasoning + answer. `file_factors` multiplies the
     rows of the files it names."""
@@ -302,14 +303,15 @@ def stage_plan() -> list[Stage]:
               f"{STREAMED} (sink; row groups of 512 rows of text)"),
         Stage("math_traces", ["math_traces", "math_rejects"], None, "math_traces",
               [("table", "raw_traces", list(MATH_SOURCES))],
-              "row-wise: the draw on the math rows' keys (~60 B/row), the drawn rows streamed"),
+              "row-wise: the draw on the math rows' keys (~60 B/row); the drawn rows copied a row group at a time"),
         Stage("candidate_traces", ["candidate_traces"], None, "candidate_traces",
               [("table", "domain_traces", None), ("table", "public_medical_traces", None),
                ("table", "math_traces", None), ("table", "synthetic_traces", list(SEED_SETS))],
               f"{STREAMED} (concat sunk)"),
         Stage("quality_traces", ["quality_traces", "quality_rejects"], None, "quality_traces",
               [("table", "candidate_traces", None)],
-              f"{STREAMED}; every row's Wait count collected for the percentile (8 B/row)"),
+              "row-wise: a row group at a time, kept rows and rejects in one pass; every row's Wait count "
+              "collected for the percentile (8 B/row)"),
     ]
     plan += [Stage(f"eval_questions[{b}]", ["eval_questions", "eval_question_rejects"], b, "eval_questions", [],
                    "constant: one benchmark file", constant=True) for b in EVAL_SET_KEYS]
@@ -324,7 +326,9 @@ def stage_plan() -> list[Stage]:
         Stage("semantic_matches", ["semantic_matches"], None, "semantic_matches", quality,
               "corpus-wide: every candidate's sample_id (~40 B/row); vectors and prompts a batch at a time"),
         Stage("decontaminated_traces", ["decontaminated_traces", "decontamination_rejects"], None,
-              "decontaminated_traces", quality, f"{STREAMED} (anti-join sunk); re-check reads 2,000 sampled prompts"),
+              "decontaminated_traces", quality,
+              "row-wise: a row group at a time, kept rows and rejects in one pass, beside one row per "
+              "contaminated trace; re-check reads 2,000 sampled prompts"),
         Stage("sft_mix", ["sft_mix", "sft_mix_rejects", "sft_messages"], None, "sft_mix",
               [("table", "decontaminated_traces", None)],
               "corpus-wide: a hash and the keys per row (~80 B/row) for duplicates and caps; the rows "
