@@ -3,8 +3,8 @@ process, on a generated corpus at two sizes; wall time, peak RSS and rows per st
 peak memory grows with the input.
 
     .venv/bin/python benchmarks/scale.py [--rows 100000,400000] [--row-chars 20000] [--embedder tiny]
-                                         [--file-factor light_r1.json=4] [--clusters 32] [--per-cluster 2]
-                                         [--out scale.json] [--keep]
+                                         [--file-factor light_r1.json=4] [--stages raw_traces,...]
+                                         [--clusters 32] [--per-cluster 2] [--out scale.json] [--keep]
 
 The corpus. `--rows N` is the number of R1 trace rows in total across the seven curated R1
 source files (the demo's 2,500 per `--scale` unit). The corpus is made by the demo generator
@@ -16,9 +16,9 @@ factor, or with `--file-factor FILE=K` times that: e.g. light_r1.json=4 gives th
 4 x its demo share at both sizes, so that math_traces' 15,000-row sample is drawn from more rows
 than it keeps at both, as from the real Light-R1 set; seed sets and benchmarks keep their size).
 Each trace's reasoning is then padded to a row length drawn uniformly in [0.5, 1.5] x
-`--row-chars` (prompt + reasoning + answer), with the generator's own kind of text: its domain and generic filler sentences and the problem's own steps
-(the Chinese rows: sentences of their own reasoning), never a "Wait", inserted after the first
-paragraph, so an unclosed `<think>` stays unclosed and the Wait counts, flags and prompts (what
+`--row-chars` (prompt + reasoning + answer), with the generator's own kind of text: its domain
+and generic filler sentences and the problem's own steps (the Chinese rows: sentences of their
+own reasoning), never a "Wait", inserted after the first paragraph, so an unclosed `<think>` stays unclosed and the Wait counts, flags and prompts (what
 the filters and decontamination read) are those the generator made. The padding is seeded per file
 (deterministic). Rows without reasoning (Nemotron `reasoning: off`) are not padded. Padding
 happens on the generator's traces before they are put into the files' layouts, and every file is
@@ -64,6 +64,9 @@ embeddings zeroed, so that unrelated prompts are at cosine ~0.2 as with a real m
 temporary folder and set through MEDICAL_ASSETS_EMBEDDER_MODEL: prompt_embeddings and
 semantic_matches then measure the pipeline, not the model. `--embedder minilm` uses the packaged all-MiniLM-L6-v2; any other
 value is passed as the model (hub id or directory).
+
+`--stages a,b` runs only the stages named (every partition of each), for a quicker look at a few:
+name with them every stage whose tables they read (e.g. raw_traces,prompt_embeddings).
 
 A child that fails stops that size (its error is printed and saved); `--keep` keeps the
 temporary folder (corpus and data homes), otherwise each size's files are removed after it.
@@ -255,6 +258,11 @@ class Stage:
 
 
 STREAMED = "row-wise: streamed"
+
+
+def selected(plan: list[Stage], stages: list[str]) -> list[Stage]:
+    """The stages whose name (the label without its partition) is in `stages`; all when it is empty."""
+    return [stage for stage in plan if not stages or stage.label.split("[")[0] in stages]
 
 
 def stage_plan() -> list[Stage]:
@@ -552,7 +560,7 @@ def measure_size(args, r1_rows: int, work: Path, embedder: str | None, embedder_
     ops = run_config(args)
     inputs = Inputs(home, corpus)
     measured: list[Measured] = []
-    for stage in stage_plan():
+    for stage in selected(stage_plan(), args.stages):
         spec = {"selection": stage.selection, "partition": stage.partition,
                 "ops": {op: ops[op] for op in stage.selection if op in ops}}
         log = logs / (stage.label.replace("[", "_").replace("]", "") + ".log")
@@ -594,8 +602,8 @@ def chunk_rows(row_chars: int) -> dict[str, int]:
     return {"raw_traces": ingest, "prompt_embeddings": EMBED_CHUNK_ROWS, "sft_mix": MIX_BATCH_ROWS}
 
 
-def summary_rows(sizes: list[dict], row_chars: int) -> list[dict]:
-    plan = {stage.label: stage for stage in stage_plan()}
+def summary_rows(sizes: list[dict], row_chars: int, stages: list[str] = ()) -> list[dict]:
+    plan = {stage.label: stage for stage in selected(stage_plan(), stages)}
     chunks = chunk_rows(row_chars)
     rows = []
     for label, stage in plan.items():
@@ -691,6 +699,9 @@ def main() -> None:
                         "all-MiniLM-L6-v2), or a sentence-transformers hub id / directory")
     parser.add_argument("--file-factor", action="append", default=[], metavar="FILE=K",
                         help="multiply one source file's rows by K at both sizes (repeatable), e.g. light_r1.json=4")
+    parser.add_argument("--stages", type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+                        default=[], help="run only these stages, comma-separated (e.g. raw_traces,prompt_embeddings); "
+                        "name every stage whose tables they read")
     parser.add_argument("--clusters", type=int, default=32, help="prompt_clusters n_clusters")
     parser.add_argument("--per-cluster", type=int, default=2, help="cluster_exemplars per_cluster (labeller work)")
     parser.add_argument("--seed", type=int, default=20240611, help="the generator's seed (its default)")
@@ -706,6 +717,9 @@ def main() -> None:
         child_stage(json.loads(args.child_stage))
         return
     file_factors = parse_file_factors(parser, args.file_factor)
+    known = dict.fromkeys(stage.label.split("[")[0] for stage in stage_plan())
+    if unknown := [name for name in args.stages if name not in known]:
+        parser.error(f"--stages: unknown {', '.join(unknown)}; the stages are {', '.join(known)}")
     if args.child_corpus:
         started = time.perf_counter()
         corpus = make_corpus(Path(args.child_corpus), int(args.rows), args.row_chars, args.seed, file_factors)
@@ -745,7 +759,7 @@ def main() -> None:
                 shutil.rmtree(work / f"rows-{rows}", ignore_errors=True)
     finally:
         if sizes:
-            table = summary_rows(sizes, args.row_chars) if len(sizes) == 2 else []
+            table = summary_rows(sizes, args.row_chars, args.stages) if len(sizes) == 2 else []
             if table:
                 print_table(table, sizes, args.row_chars)
             if args.out:
