@@ -18,8 +18,9 @@ than it keeps at both, as from the real Light-R1 set; seed sets and benchmarks k
 Each trace's reasoning is then padded to a row length drawn uniformly in [0.5, 1.5] x
 `--row-chars` (prompt + reasoning + answer), with the generator's own kind of text: its domain
 and generic filler sentences and the problem's own steps (the Chinese rows: sentences of their
-own reasoning), never a "Wait", inserted after the first paragraph, so an unclosed `<think>` stays unclosed and the Wait counts, flags and prompts (what
-the filters and decontamination read) are those the generator made. The padding is seeded per file
+own reasoning), never a "Wait", inserted after the first paragraph, so an unclosed `<think>` stays
+unclosed and the Wait counts, flags and prompts (what the filters and decontamination read) are
+those the generator made. The padding is seeded per file
 (deterministic). Rows without reasoning (Nemotron `reasoning: off`) are not padded. Padding
 happens on the generator's traces before they are put into the files' layouts, and every file is
 written as a stream (JSONL lines, JSON array items, Parquet row groups of 512) rather than with
