@@ -106,10 +106,10 @@ def parquet_batch_rows(metadata) -> int:
     """Rows a batch of this Parquet file holds: `PARQUET_BATCH_ROWS`, fewer where its rows are wide, so that a
     batch is about `PARQUET_BATCH_BYTES` uncompressed (the row groups' own sizes, from the footer). A batch
     is held twice while it is read, as Arrow and as Python records: 4,096 traces of 40 KB would be 330 MB."""
-    sizes = [metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)]
-    if not metadata.num_rows or not sum(sizes):
+    size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if not metadata.num_rows or not size:
         return PARQUET_BATCH_ROWS
-    return max(1, min(PARQUET_BATCH_ROWS, PARQUET_BATCH_BYTES * metadata.num_rows // sum(sizes)))
+    return max(1, min(PARQUET_BATCH_ROWS, PARQUET_BATCH_BYTES * metadata.num_rows // size))
 
 
 def read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
